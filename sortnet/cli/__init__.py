@@ -1,0 +1,77 @@
+"""The ``sortnet`` command line.
+
+One module per subcommand (``sortnet/cli/<name>_cmd.py``), each exposing
+``register(subparsers)`` which adds its parser and sets ``func`` to a
+``run(args) -> int`` callable. :func:`main` wires them together and turns user
+mistakes (:class:`~sortnet.errors.SortnetError`, missing files) into one line on
+stderr and exit code 2. Exit codes: 0 success, 1 a check failed, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sortnet import __version__
+from sortnet.errors import SortnetError
+
+#: Subcommand modules, in the order ``sortnet --help`` lists them.
+COMMANDS = ("list", "info", "verify", "sort", "compile", "run", "draw", "bench", "demo")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(EXIT_USAGE, f"sortnet: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available subcommand registered."""
+    parser = _Parser(
+        prog="sortnet",
+        description="Compile sorting networks into neural networks; verify, draw, benchmark.",
+    )
+    parser.add_argument("--version", action="version", version=f"sortnet {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"sortnet.cli.{name}_cmd")
+        except ModuleNotFoundError as error:
+            if error.name != f"sortnet.cli.{name}_cmd":
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return int(args.func(args))
+    except SortnetError as error:
+        print(f"sortnet: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except FileNotFoundError as error:
+        print(f"sortnet: error: no such file: {error.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except IsADirectoryError as error:
+        print(f"sortnet: error: is a directory: {error.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except PermissionError as error:
+        print(f"sortnet: error: permission denied: {error.filename}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        return EXIT_OK
+    except KeyboardInterrupt:
+        print("sortnet: interrupted", file=sys.stderr)
+        return 130
