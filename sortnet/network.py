@@ -27,7 +27,8 @@ class Network:
     Parameters
     ----------
     graph : networkx.MultiDiGraph
-        A graph (a multigraph: one comparator may feed the next on both wires) following the schema of :mod:`sortnet.nodes`.
+        A graph following the schema of :mod:`sortnet.nodes` (a multigraph: one
+        comparator may feed the next on both of its wires).
 
     Examples
     --------
@@ -87,7 +88,7 @@ class Network:
         >>> Network.from_comparators(3, [(0, 3)])
         Traceback (most recent call last):
         ...
-        sortnet.errors.InvalidNetworkError: invalid network: comparator 0 (0, 3): wire 3 out of range [0, 3)
+        sortnet.errors.InvalidNetworkError: invalid network: comparator 0 (0, 3): wire 3 out of ...
         """
         comparators = [tuple(c) if isinstance(c, (list, tuple)) else c for c in comparators]
         problems = comparator_violations(n, comparators)
@@ -134,9 +135,7 @@ class Network:
     def comparators(self) -> list[Comparator]:
         """Comparators ``(i, j)`` in order, ``i < j``; the minimum goes to wire ``i``."""
         ops = [
-            data
-            for _, data in self._graph.nodes(data=True)
-            if data["op"] == nodes.COMPARE_EXCHANGE
+            data for _, data in self._graph.nodes(data=True) if data["op"] == nodes.COMPARE_EXCHANGE
         ]
         ops.sort(key=lambda data: data["index"])
         return [tuple(data["wires"]) for data in ops]  # type: ignore[misc]
@@ -217,7 +216,9 @@ def _to_standard_form(n: int, comparators: list[Comparator]) -> tuple[list[Compa
     return standard, wire_of
 
 
-def _comparator_graph(n: int, comparators: list[Comparator], outputs: dict[int, int]) -> nx.MultiDiGraph:
+def _comparator_graph(
+    n: int, comparators: list[Comparator], outputs: dict[int, int]
+) -> nx.MultiDiGraph:
     graph = nx.MultiDiGraph(n=n, kind=nodes.COMPARATOR_KIND)
     producer: list[tuple[Any, str | None]] = []
     for wire in range(n):

@@ -1,9 +1,9 @@
 """The IR schema: every node kind of a sortnet graph and the attributes it carries.
 
-A sortnet network is a directed acyclic graph whose nodes are
-operations and whose edges carry values: a :class:`networkx.MultiDiGraph`, since
-one comparator can feed the next on both of its wires (edges are keyed by wire). This module is the single written-down
-schema; :func:`sortnet.validate.validate_graph` checks a graph against it and
+A sortnet network is a directed acyclic graph whose nodes are operations and whose
+edges carry values: a :class:`networkx.MultiDiGraph`, since one comparator can feed
+the next on both of its wires (edges are keyed by wire). This module is the single
+written-down schema; :func:`sortnet.validate.validate_graph` checks a graph against it and
 everything else (builders, passes, compilers, renderers) reads these names.
 
 Node kinds (the ``op`` attribute) and their attributes:

@@ -39,6 +39,6 @@ def asap_layers(n: int, comparators: Sequence[Comparator]) -> list[list[Comparat
     """
     indices = asap_layer_indices(n, comparators)
     layers: list[list[Comparator]] = [[] for _ in range(max(indices, default=-1) + 1)]
-    for layer, comparator in zip(indices, comparators):
+    for layer, comparator in zip(indices, comparators, strict=True):
         layers[layer].append(comparator)
     return layers

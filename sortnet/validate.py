@@ -8,6 +8,7 @@ all of them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import cast
 
 import networkx as nx
 
@@ -32,14 +33,12 @@ def comparator_violations(n: object, comparators: Iterable[object]) -> list[str]
         if not _is_pair_of_ints(comparator):
             problems.append(f"comparator {index} {comparator!r}: not a pair of integers")
             continue
-        i, j = comparator  # type: ignore[misc]
+        i, j = cast("tuple[int, int]", comparator)
         if i == j:
             problems.append(f"comparator {index} ({i}, {j}): i == j")
         for wire in (i, j):
             if not 0 <= wire < n:
-                problems.append(
-                    f"comparator {index} ({i}, {j}): wire {wire} out of range [0, {n})"
-                )
+                problems.append(f"comparator {index} ({i}, {j}): wire {wire} out of range [0, {n})")
     return problems
 
 

@@ -1,0 +1,1 @@
+"""Development helpers run by CI (not part of the public API)."""
