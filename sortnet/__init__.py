@@ -7,16 +7,33 @@ them with :func:`load_network`, check them with :func:`verify`, run them with
 
 from __future__ import annotations
 
+from sortnet.counting import counting_network
+from sortnet.draw import draw, save_drawing
 from sortnet.errors import InputError, InvalidNetworkError, NetworkFormatError, SortnetError
+from sortnet.generators import list_families, network
+from sortnet.io import load_network, save_network
+from sortnet.model import CompiledModel, Layer
+from sortnet.model_io import ModelFormatError, load_model
 from sortnet.network import Network
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CompiledModel",
     "InputError",
     "InvalidNetworkError",
+    "Layer",
+    "ModelFormatError",
     "Network",
     "NetworkFormatError",
     "SortnetError",
+    "counting_network",
+    "draw",
+    "list_families",
+    "load_model",
+    "load_network",
+    "network",
+    "save_drawing",
+    "save_network",
     "__version__",
 ]

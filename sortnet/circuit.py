@@ -1,0 +1,179 @@
+"""The circuit executor: run a comparator network on a batch with exact min/max.
+
+This is the reference the compiled neural models are tested against, so it never
+rounds: every comparator is ``np.minimum``/``np.maximum`` on two columns. All the
+per-block work goes through one private function, :func:`_sort_block`, so faster
+back ends (numba straight-line kernels, dask blocks) plug in at one place.
+
+Input policy, for :func:`sort` and :func:`argsort`:
+
+* ``X`` has shape ``(batch, n)``; a 1-D array is refused (use ``X[None, :]`` for one
+  row) so one shape contract holds across the executor, compiled models and ONNX.
+* Integer and floating dtypes are accepted; the output keeps the input dtype. Bool,
+  complex, object, string and datetime inputs are refused.
+* NaN is refused (``InputError`` naming the first row), because a comparator has no
+  consistent answer for it; ``+inf``/``-inf`` are ordered and allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sortnet import nodes
+from sortnet.errors import InputError, SortnetError
+from sortnet.network import Network
+from sortnet.select import KSpec, select
+
+#: Default bytes per block (rows are processed this many at a time, cache-sized).
+BLOCK_BYTES = 1 << 21
+
+
+def sort(
+    X: Any, net: Network, *, k: KSpec | None = None, chunk_rows: int | None = None
+) -> np.ndarray:
+    """Sort each row of ``X`` with the comparator network ``net``.
+
+    Parameters
+    ----------
+    X : array_like, shape (batch, n)
+        Rows to sort; integer or floating dtype, no NaN (``inf`` is fine).
+    net : Network
+        A comparator network on ``n`` wires.
+    k : int or {"median", "min", "max"}, optional
+        Return only the k-th smallest of each row (1-based), shape ``(batch, 1)``;
+        the network is pruned with :func:`sortnet.select` first.
+    chunk_rows : int, optional
+        Rows per block (default: about 2 MB per block); bounds the extra memory.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(batch, len(net.outputs))`` in output-position order (``(batch, n)`` for a
+        sorting network, descending if the network is), same dtype as ``X``.
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(4, [(0, 1), (2, 3), (0, 2), (1, 3), (1, 2)])
+    >>> sort([[3, -1, 2, 2], [0.5, 9, -4, 1]], net)
+    array([[-1. ,  2. ,  2. ,  3. ],
+           [-4. ,  0.5,  1. ,  9. ]])
+    >>> sort(np.array([[3, -1, 2, 7]]), net, k=2)
+    array([[2]])
+    """
+    X = _check_input(X, net)
+    if k is not None:
+        net = select(net, k)
+    out = np.empty((X.shape[0], len(net.outputs)), dtype=X.dtype)
+    for start, stop in _chunks(X, chunk_rows):
+        out[start:stop] = _sort_block(X[start:stop], net)
+    return out
+
+
+def argsort(
+    X: Any, net: Network, *, k: KSpec | None = None, chunk_rows: int | None = None
+) -> np.ndarray:
+    """Indices that sort each row of ``X`` through ``net``; stable (ties keep index order).
+
+    The network compares ``(value, index)`` pairs, so for a sorting network the result
+    equals ``np.argsort(X, axis=1, kind="stable")`` (reversed for a descending one).
+
+    Parameters
+    ----------
+    X : array_like, shape (batch, n)
+        Rows; same rules as :func:`sort`.
+    net : Network
+        A comparator network on ``n`` wires.
+    k : int or {"median", "min", "max"}, optional
+        Return only the index of the k-th smallest, shape ``(batch, 1)``.
+    chunk_rows : int, optional
+        Rows per block.
+
+    Returns
+    -------
+    numpy.ndarray of numpy.intp
+        ``(batch, len(net.outputs))``: the input column landing at each output.
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(3, [(0, 1), (1, 2), (0, 1)])
+    >>> argsort([[5, 1, 5], [2, 2, 2]], net)
+    array([[1, 0, 2],
+           [0, 1, 2]])
+    """
+    X = _check_input(X, net)
+    if k is not None:
+        net = select(net, k)
+    out = np.empty((X.shape[0], len(net.outputs)), dtype=np.intp)
+    for start, stop in _chunks(X, chunk_rows):
+        out[start:stop] = _argsort_block(X[start:stop], net)
+    return out
+
+
+def run_network(X: np.ndarray, net: Network) -> np.ndarray:
+    """Run ``net`` on a checked ``(batch, n)`` array in one block (for internal callers)."""
+    return _sort_block(X, net)
+
+
+def _sort_block(block: np.ndarray, net: Network) -> np.ndarray:
+    """Outputs of ``net`` on one block of rows: the single place a faster kernel plugs in.
+
+    Columns live in a column-major copy; a comparator writes the minimum into a spare
+    column and the maximum in place, then the spare and the old column swap roles, so
+    each comparator costs two vectorised passes and no allocation.
+    """
+    work = np.asfortranarray(block, dtype=block.dtype).copy(order="F")
+    columns = [work[:, wire] for wire in range(work.shape[1])]
+    spare = np.empty(block.shape[0], dtype=block.dtype)
+    for i, j in net.comparators:
+        np.minimum(columns[i], columns[j], out=spare)
+        np.maximum(columns[i], columns[j], out=columns[j])
+        columns[i], spare = spare, columns[i]
+    return np.stack([columns[wire] for wire in net.output_wires], axis=1)
+
+
+def _argsort_block(block: np.ndarray, net: Network) -> np.ndarray:
+    """Carry each value's index through the network; ties are broken by index."""
+    values = [block[:, wire].copy() for wire in range(block.shape[1])]
+    index = [np.full(block.shape[0], wire, dtype=np.intp) for wire in range(block.shape[1])]
+    for i, j in net.comparators:
+        a, b = values[i], values[j]
+        swap = (b < a) | ((b == a) & (index[j] < index[i]))
+        values[i], values[j] = np.where(swap, b, a), np.where(swap, a, b)
+        index[i], index[j] = np.where(swap, index[j], index[i]), np.where(swap, index[i], index[j])
+    return np.stack([index[wire] for wire in net.output_wires], axis=1)
+
+
+def _chunks(X: np.ndarray, chunk_rows: int | None) -> list[tuple[int, int]]:
+    if chunk_rows is None:
+        chunk_rows = max(256, BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
+    elif isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
+        raise InputError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    return [(start, min(start + chunk_rows, len(X))) for start in range(0, len(X), chunk_rows)]
+
+
+def _check_input(X: Any, net: Network) -> np.ndarray:
+    """Validate ``X`` against ``net``; return it as an ndarray (no copy when possible)."""
+    if not isinstance(net, Network) or net.kind != nodes.COMPARATOR_KIND:
+        raise SortnetError("the circuit executor runs comparator networks only")
+    try:
+        X = np.asarray(X)
+    except ValueError as error:  # ragged nested lists
+        raise InputError(f"X must be a rectangular (batch, n) array: {error}") from None
+    if X.dtype.kind not in "iuf":
+        raise InputError(
+            f"X must have an integer or floating dtype, got {X.dtype}"
+            + (" (cast booleans with X.astype(int))" if X.dtype.kind == "b" else "")
+        )
+    if X.ndim != 2:
+        hint = "; for one row use X[None, :]" if X.ndim == 1 else ""
+        raise InputError(f"X must have shape (batch, n={net.n}), got shape {X.shape}{hint}")
+    if X.shape[1] != net.n:
+        raise InputError(f"X has {X.shape[1]} columns but the network has n={net.n} wires")
+    if X.dtype.kind == "f":
+        for start, stop in _chunks(X, None):
+            bad = np.isnan(X[start:stop]).any(axis=1)
+            if bad.any():
+                raise InputError(f"X contains NaN at row {start + int(np.argmax(bad))}")
+    return X

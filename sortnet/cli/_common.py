@@ -1,0 +1,138 @@
+"""Arguments shared by the commands that take a network: ``FAMILY N`` or ``FILE``.
+
+Commands that act on a network (``info``, ``verify``, ``sort``, ``compile``,
+``draw``, ...) call :func:`add_network_arguments` on their parser and
+:func:`network_from_args` in ``run``::
+
+    def register(subparsers):
+        parser = subparsers.add_parser("verify", help="...")
+        add_network_arguments(parser)
+        parser.set_defaults(func=run)
+
+    def run(args):
+        net = network_from_args(args)
+        ...
+
+The first positional is a family name (see ``sortnet list``) or a network file
+(SorterHunter JSON, sortnet JSON or a plain comparator list; see
+:func:`sortnet.load_network`). A family needs ``N``, the number of wires; for a
+plain comparator-list file ``N`` is optional and overrides ``max wire + 1``.
+A family name wins over a file of the same name: write ``./bitonic`` for the file.
+Every mistake raises :class:`~sortnet.errors.SortnetError` (or
+``FileNotFoundError``), which :func:`sortnet.cli.main` prints as one line with
+exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sortnet.errors import SortnetError
+from sortnet.generators import FAMILIES, network
+from sortnet.io import load_network
+from sortnet.network import Network
+
+
+def add_network_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``FAMILY|FILE``, optional ``N`` and ``--optimize`` to ``parser``.
+
+    Examples
+    --------
+    >>> parser = argparse.ArgumentParser(prog="demo")
+    >>> add_network_arguments(parser)
+    >>> args = parser.parse_args(["best", "16", "--optimize", "depth"])
+    >>> args.network, args.n, args.optimize
+    ('best', '16', 'depth')
+    """
+    parser.add_argument(
+        "network",
+        metavar="FAMILY|FILE",
+        help=f"a network family ({', '.join(FAMILIES)}) or a network file "
+        "(SorterHunter JSON, sortnet JSON, or a comparator list such as '0:1 2:3')",
+    )
+    parser.add_argument(
+        "n",
+        metavar="N",
+        nargs="?",
+        help="number of wires: required with FAMILY; for a comparator-list FILE it "
+        "overrides max wire + 1",
+    )
+    parser.add_argument(
+        "--optimize",
+        choices=("size", "depth"),
+        default=None,
+        help="for the 'best' family: fewest comparators (default) or fewest layers",
+    )
+
+
+def network_from_args(args: argparse.Namespace) -> Network:
+    """Build or load the network named by parsed :func:`add_network_arguments` options.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With attributes ``network`` (family or file), ``n`` (str or None) and,
+        optionally, ``optimize`` (``"size"``, ``"depth"`` or None).
+
+    Returns
+    -------
+    Network
+
+    Raises
+    ------
+    SortnetError
+        A family without ``N``, an ``N`` that is not an integer ``>= 1``, an
+        option the family does not take, a name that is neither a family nor an
+        existing file, or a malformed file.
+
+    Examples
+    --------
+    >>> args = argparse.Namespace(network="bitonic", n="8", optimize=None)
+    >>> network_from_args(args).size
+    24
+    >>> network_from_args(argparse.Namespace(network="bitonic", n=None, optimize=None))
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: family 'bitonic' needs N, the number of wires (e.g. 'bitonic 8')
+    """
+    source = args.network
+    optimize = getattr(args, "optimize", None)
+    if source in FAMILIES:
+        if args.n is None:
+            raise SortnetError(
+                f"family {source!r} needs N, the number of wires (e.g. '{source} 8')"
+            )
+        if optimize is not None and "optimize" not in FAMILIES[source].options:
+            raise SortnetError(f"--optimize applies to the 'best' family, not to {source!r}")
+        options = {} if optimize is None else {"optimize": optimize}
+        return network(source, parse_wire_count(args.n), **options)
+    if not Path(source).exists():
+        raise SortnetError(
+            f"{source!r} is neither a network family ({', '.join(FAMILIES)}) nor an existing file"
+        )
+    if optimize is not None:
+        raise SortnetError("--optimize applies to the 'best' family, not to a file")
+    n = None if args.n is None else parse_wire_count(args.n)
+    return load_network(Path(source), n=n)
+
+
+def parse_wire_count(text: str) -> int:
+    """Parse ``N`` from the command line: an integer ``>= 1``.
+
+    Examples
+    --------
+    >>> parse_wire_count("16")
+    16
+    >>> parse_wire_count("sixteen")
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: N must be an integer >= 1, got 'sixteen'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise SortnetError(f"N must be an integer >= 1, got {text!r}")
+    return value

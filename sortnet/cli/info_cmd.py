@@ -1,0 +1,83 @@
+"""``sortnet info FAMILY N | FILE``: size, depth, comparators and layers of a network."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from sortnet.cli._common import add_network_arguments, network_from_args
+from sortnet.network import Network
+
+#: The keys of ``sortnet info --json``, in order.
+JSON_KEYS = ("family", "n", "size", "depth", "comparators", "layers")
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``info`` subcommand."""
+    parser = subparsers.add_parser(
+        "info",
+        help="describe a network: size, depth, comparators, layers",
+        description="Describe a network given as FAMILY N or as a network FILE.",
+    )
+    add_network_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the description as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Describe the network named by ``args``; exit code 0 (errors propagate to main)."""
+    # One description dict per kind of subject; a model-file branch slots in here.
+    info = network_info(network_from_args(args))
+    print(json.dumps(info) if args.json else format_info(info))
+    return 0
+
+
+def network_info(net: Network) -> dict[str, Any]:
+    """The ``info`` description of a network (keys :data:`JSON_KEYS`).
+
+    Examples
+    --------
+    >>> import sortnet
+    >>> info = network_info(sortnet.network("odd-even-merge", 4))
+    >>> list(info)
+    ['family', 'n', 'size', 'depth', 'comparators', 'layers']
+    >>> info["family"], info["size"], info["depth"], info["layers"][0]
+    ('odd-even-merge', 5, 3, [[0, 2], [1, 3]])
+    """
+    return {
+        "family": net.graph.graph.get("family"),
+        "n": net.n,
+        "size": net.size,
+        "depth": net.depth,
+        "comparators": [list(pair) for pair in net.comparators],
+        "layers": [[list(pair) for pair in layer] for layer in net.layers()],
+    }
+
+
+def format_info(info: dict[str, Any]) -> str:
+    """Human-readable text for a description from :func:`network_info`.
+
+    Examples
+    --------
+    >>> print(format_info({"family": "best", "n": 2, "size": 1, "depth": 1,
+    ...                    "comparators": [[0, 1]], "layers": [[[0, 1]]]}))
+    family: best
+    n:      2
+    size:   1
+    depth:  1
+    layers:
+      1: (0,1)
+    """
+    lines = [
+        f"family: {info['family'] or '-'}",
+        f"n:      {info['n']}",
+        f"size:   {info['size']}",
+        f"depth:  {info['depth']}",
+        "layers:" if info["layers"] else "layers: (none)",
+    ]
+    width = len(str(len(info["layers"])))
+    for number, layer in enumerate(info["layers"], start=1):
+        pairs = " ".join(f"({i},{j})" for i, j in layer)
+        lines.append(f"  {number:>{width}}: {pairs}")
+    return "\n".join(lines)

@@ -1,0 +1,111 @@
+"""Rank-counting networks in the sortnet IR (graph kind ``"counting"``).
+
+Element ``i`` has rank ``r_i = sum_j b_ij`` where the compare bit ``b_ij`` is 1
+when ``x_j`` comes before ``x_i`` in the stable order (smaller, or equal with a
+smaller index). Ties broken by index make the ranks a permutation of
+``0..n-1``, so exactly one element has each rank. An indicator marks the
+element of rank ``r`` and a select node outputs it.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+
+from sortnet import nodes
+from sortnet.errors import InputError, SortnetError
+from sortnet.network import Network
+
+
+def resolve_k(k: int | str | None, n: int) -> int | None:
+    """A 1-based rank from ``k`` (int, ``"min"``, ``"median"``, ``"max"``, or None).
+
+    ``"median"`` is the lower median, rank ``(n + 1) // 2``.
+
+    Examples
+    --------
+    >>> resolve_k("median", 4), resolve_k("max", 4), resolve_k(None, 4)
+    (2, 4, None)
+    >>> resolve_k(5, 4)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: k must be an integer in 1..n=4 or one of median, min, max; got 5
+    """
+    if k is None:
+        return None
+    named = {"min": 1, "median": (n + 1) // 2, "max": n}
+    if isinstance(k, str):
+        if k in named:
+            return named[k]
+        if k.strip().lstrip("+").isdigit():
+            k = int(k)
+    if isinstance(k, (int,)) and not isinstance(k, bool) and 1 <= k <= n:
+        return int(k)
+    raise InputError(f"k must be an integer in 1..n={n} or one of median, min, max; got {k!r}")
+
+
+def counting_network(n: int, k: int | str | None = None) -> Network:
+    """The rank-counting network on ``n`` inputs: full sort, or the k-th smallest.
+
+    Parameters
+    ----------
+    n : int
+        Number of inputs, ``n >= 1``.
+    k : int or {"min", "median", "max"}, optional
+        1-based rank to output; by default all ``n`` ranks (a full sort).
+
+    Returns
+    -------
+    Network
+        Kind ``"counting"``: ``n(n-1)`` ``compare_bit`` nodes, ``n`` ``sum`` nodes,
+        one ``indicator`` per element and output rank, one ``select`` per output
+        rank, and an ``output`` at position ``rank`` for each.
+
+    Notes
+    -----
+    Depth 4 (compare, sum, indicator, select) for ``n >= 2``; for ``n = 1`` the
+    output reads the input directly.
+
+    Examples
+    --------
+    >>> net = counting_network(4)
+    >>> net.kind, net.n, net.size
+    ('counting', 4, 12)
+    >>> sorted(counting_network(4, k="median").outputs)
+    [1]
+    >>> counting_network(0)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: n must be an integer >= 1, got 0
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise SortnetError(f"n must be an integer >= 1, got {n!r}")
+    rank = resolve_k(k, n)
+    ranks = list(range(n)) if rank is None else [rank - 1]
+    graph = nx.MultiDiGraph(n=n, kind=nodes.COUNTING_KIND, name="counting", k=rank)
+    for i in range(n):
+        graph.add_node(nodes.input_node(i), op=nodes.INPUT, wire=i)
+    if n == 1:
+        graph.add_node(nodes.output_node(0), op=nodes.OUTPUT, position=0)
+        graph.add_edge(nodes.input_node(0), nodes.output_node(0))
+        return Network(graph)
+    for i in range(n):
+        graph.add_node(("r", i), op=nodes.SUM, element=i)
+        for j in range(n):
+            if i != j:
+                bit = ("b", i, j)
+                graph.add_node(bit, op=nodes.COMPARE_BIT, pair=(i, j))
+                graph.add_edge(nodes.input_node(i), bit, role="a")
+                graph.add_edge(nodes.input_node(j), bit, role="b")
+                graph.add_edge(bit, ("r", i))
+    for r in ranks:
+        select = ("s", r)
+        graph.add_node(select, op=nodes.SELECT, rank=r)
+        for i in range(n):
+            indicator = ("i", i, r)
+            graph.add_node(indicator, op=nodes.INDICATOR, element=i, rank=r)
+            graph.add_edge(("r", i), indicator)
+            graph.add_edge(nodes.input_node(i), select, role="value")
+            graph.add_edge(indicator, select, role="gate")
+        graph.add_node(nodes.output_node(r), op=nodes.OUTPUT, position=r)
+        graph.add_edge(select, nodes.output_node(r))
+    return Network(graph)

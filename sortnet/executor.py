@@ -1,0 +1,234 @@
+"""The neural executor: run a :class:`~sortnet.model.CompiledModel` on a batch in numpy.
+
+It computes exactly what the layers say (matmul, bias, activation per unit, skip)
+and nothing else, only arranged to be fast:
+
+* rows are processed in chunks small enough to stay in cache, so memory stays
+  bounded whatever the batch size;
+* each chunk is held transposed, ``(width, rows)``, so a group of units with the
+  same activation is a contiguous block and each activation is one in-place
+  numpy call on it (compilers order units by activation);
+* two preallocated buffers are reused for every layer and chunk;
+* each matrix is used dense (BLAS) or as a scipy CSR array, whichever is cheaper
+  for its size and density (decided once per model and dtype, cached on the model).
+
+Sparse and dense products add the same terms; only the summation order can differ,
+which the exactness contract of :class:`~sortnet.model.CompiledModel` allows for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sortnet.activations import ACTIVATIONS
+from sortnet.errors import InputError
+from sortnet.model import CompiledModel, Matrix, to_dense
+
+#: Use CSR when a matrix has at least this many entries and at most this density.
+SPARSE_MIN_SIZE = 4096
+SPARSE_MAX_DENSITY = 0.02
+#: Target size of one chunk buffer in bytes (a chunk should live in L2 cache).
+CHUNK_BYTES = 1 << 19
+#: Values above finfo.max / OVERFLOW_MARGIN could overflow inside a layer's sums.
+OVERFLOW_MARGIN = 64.0
+
+
+@dataclass
+class _Product:
+    """One matrix, prepared for ``out = M @ V`` in a given dtype."""
+
+    matrix: Any
+    dense: bool
+    identity: bool
+
+    @classmethod
+    def of(cls, matrix: Matrix, dtype: np.dtype) -> _Product:
+        rows, cols = matrix.shape
+        nnz = matrix.nnz if not isinstance(matrix, np.ndarray) else np.count_nonzero(matrix)
+        dense_matrix = to_dense(matrix) if rows * cols <= 1 << 24 else None
+        identity = (
+            rows == cols and dense_matrix is not None and np.array_equal(dense_matrix, np.eye(rows))
+        )
+        size = rows * cols
+        if size >= SPARSE_MIN_SIZE and nnz <= SPARSE_MAX_DENSITY * size:
+            import scipy.sparse
+
+            return cls(scipy.sparse.csr_array(matrix, dtype=dtype), False, identity)
+        assert dense_matrix is not None
+        return cls(np.ascontiguousarray(dense_matrix, dtype=dtype), True, identity)
+
+    def apply(self, V: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if self.dense:
+            return np.matmul(self.matrix, V, out=out)
+        out[...] = self.matrix @ V
+        return out
+
+
+@dataclass
+class _Step:
+    weight: _Product
+    bias: np.ndarray | None  # (units, 1); None when all zero
+    kernels: list[tuple[Any, int, int]]  # non-identity activations: (inplace, start, stop)
+    out_weight: _Product | None
+    skip: _Product | None
+    units: int
+    outputs: int
+
+
+def _plan(model: CompiledModel, dtype: np.dtype) -> list[_Step]:
+    steps = []
+    for layer in model.layers:
+        bias = layer.bias.astype(dtype)[:, None] if np.any(layer.bias) else None
+        kernels = [
+            (ACTIVATIONS[name].inplace, start, stop)
+            for name, start, stop in layer.groups
+            if name != "identity"
+        ]
+        residual = layer.out_weight is not None and layer.skip is not None
+        steps.append(
+            _Step(
+                weight=_Product.of(layer.weight, dtype),
+                bias=bias,
+                kernels=kernels,
+                out_weight=_Product.of(layer.out_weight, dtype) if residual else None,
+                skip=_Product.of(layer.skip, dtype) if residual else None,
+                units=layer.units,
+                outputs=layer.outputs,
+            )
+        )
+    return steps
+
+
+def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, bool]:
+    """The batch as a 2-D float array of the run dtype, and whether it was 1-D."""
+    array = np.asarray(X)
+    if array.dtype.kind not in "biuf":
+        raise InputError(f"X must hold real numbers, got dtype {array.dtype}")
+    if dtype is None:
+        dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise InputError(f"dtype must be float32 or float64, got {dtype}")
+    single = array.ndim == 1
+    if single:
+        array = array[None, :]
+    if array.ndim != 2:
+        raise InputError(f"X must have shape (batch, {model.n}), got {array.shape}")
+    if array.shape[1] != model.n:
+        raise InputError(
+            f"X has width {array.shape[1]} but the model takes n={model.n} inputs per row"
+        )
+    return array.astype(dtype, copy=False), single
+
+
+def _limit(model: CompiledModel, dtype: np.dtype) -> tuple[float, str]:
+    overflow = float(np.finfo(dtype).max) / OVERFLOW_MARGIN
+    if model.bound is not None:
+        # Compare with the bound as the weights hold it in this dtype.
+        bound = float(dtype.type(model.bound))
+        if bound <= overflow:
+            return bound, f"the model's input bound {model.bound:g} (|x| <= bound)"
+    return overflow, f"the overflow limit {overflow:g} for {dtype.name}"
+
+
+def _refuse(chunk: np.ndarray, offset: int, limit: float, reason: str) -> None:
+    bad = ~np.isfinite(chunk)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        what = "NaN" if np.isnan(chunk[row, col]) else "an infinity"
+        raise InputError(f"X contains {what} at row {offset + row}, column {col}")
+    row, col = np.argwhere(np.abs(chunk) > limit)[0]
+    raise InputError(
+        f"X[{offset + row}, {col}] = {chunk[row, col]:g} is outside {reason}; "
+        "the model refuses it rather than answer wrongly"
+    )
+
+
+def run(
+    model: CompiledModel, X: Any, *, dtype: Any = None, chunk_rows: int | None = None
+) -> np.ndarray:
+    """Run ``model`` on the rows of ``X``: the neural executor.
+
+    Parameters
+    ----------
+    model : CompiledModel
+    X : array_like, shape (batch, n) or (n,)
+        Real values; float32 and float64 run in their own precision, other
+        numeric types are converted to float64.
+    dtype : {None, float32, float64}
+        Precision of the run (default: that of ``X``, float64 for non-floats).
+    chunk_rows : int, optional
+        Rows per chunk (default: as many as fit ~512 KiB per buffer).
+
+    Returns
+    -------
+    ndarray, shape (batch, n_outputs) (or (n_outputs,) for 1-D ``X``)
+
+    Raises
+    ------
+    InputError
+        Wrong shape or width, non-numeric data, NaN or infinity, or a value the
+        model cannot handle (see :class:`~sortnet.model.CompiledModel`).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.Network.from_comparators(3, [(0, 1), (1, 2), (0, 1)]))
+    >>> run(model, np.array([[2.0, -1.0, 0.5]]))
+    array([[-1. ,  0.5,  2. ]])
+    >>> run(model, np.zeros((1, 4)))
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: X has width 4 but the model takes n=3 inputs per row
+    """
+    array, single = _check_input(model, X, dtype)
+    dtype = array.dtype
+    steps = model._plans.get(dtype)
+    if steps is None:
+        steps = model._plans[dtype] = _plan(model, dtype)
+    limit, reason = _limit(model, dtype)
+    batch = array.shape[0]
+    result = np.empty((batch, model.n_outputs), dtype=dtype)
+    width = max([model.n] + [max(s.units, s.outputs) for s in steps])
+    if chunk_rows is None:
+        chunk_rows = max(256, CHUNK_BYTES // (width * dtype.itemsize))
+    chunk_rows = max(1, min(int(chunk_rows), batch))
+    buffers = [np.empty(width * chunk_rows, dtype=dtype) for _ in range(4)]
+    for start in range(0, batch, chunk_rows):
+        chunk = array[start : start + chunk_rows]
+        rows = chunk.shape[0]
+        # min/max propagate NaN, so two reductions screen NaN, inf and out-of-range.
+        low, high = chunk.min(), chunk.max()
+        if not (low >= -limit and high <= limit):
+            _refuse(chunk, start, limit, reason)
+        flat = list(buffers)  # flat[0] holds the current values; the rest are free
+
+        def view(buffer: np.ndarray, width: int) -> np.ndarray:
+            return buffer[: width * rows].reshape(width, rows)
+
+        current = view(flat[0], model.n)
+        current[...] = chunk.T
+        for step in steps:
+            hidden = view(flat[1], step.units)
+            step.weight.apply(current, hidden)
+            if step.bias is not None:
+                hidden += step.bias
+            for inplace, first, stop in step.kernels:
+                inplace(hidden[first:stop])
+            if step.out_weight is None or step.skip is None:
+                flat[0], flat[1] = flat[1], flat[0]
+                current = hidden
+                continue
+            output = view(flat[2], step.outputs)
+            if step.skip.identity:
+                output[...] = current
+            else:
+                step.skip.apply(current, output)
+            output += step.out_weight.apply(hidden, view(flat[3], step.outputs))
+            flat[0], flat[2] = flat[2], flat[0]
+            current = output
+        result[start : start + rows] = current.T
+    return result[0] if single else result
