@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -95,13 +96,17 @@ def brute_force_cone(net: Network, k: int) -> set[int]:
     return cone
 
 
-@pytest.mark.parametrize(("family", "n", "k"), [("bubble", 4, 3), ("bitonic", 8, 1), ("best", 8, 5)])
+@pytest.mark.parametrize(
+    ("family", "n", "k"), [("bubble", 4, 3), ("bitonic", 8, 1), ("best", 8, 5)]
+)
 def test_k_highlights_exactly_the_cone(family, n, k):
     net = sortnet.network(family, n)
     number, _ = common.module_numbers(net)
     expected = {f"S{number[c]}" for c in brute_force_cone(net, k)}
     source = draw(net, k=k).source
-    lit = set(re.findall(rf'^\s*(S\d+) \[label=<<TABLE[^\n]*COLOR="{common.HIGHLIGHT}"', source, re.M))
+    lit = set(
+        re.findall(rf'^\s*(S\d+) \[label=<<TABLE[^\n]*COLOR="{common.HIGHLIGHT}"', source, re.M)
+    )
     assert lit == expected and expected
     if family != "bubble":
         assert len(lit) < net.size  # a real cone, not everything
@@ -132,10 +137,10 @@ def test_wire_diagram_lines_never_overlap_and_layers_are_columns(family, n):
         xs_by_layer.setdefault(layer_of[index], []).append(x1)
     for column in spans.values():
         column.sort()
-        for (_, top), (bottom, _) in zip(column, column[1:]):
+        for (_, top), (bottom, _) in pairwise(column):
             assert top < bottom  # disjoint vertical spans in one sub-column
     ranges = [(min(xs), max(xs)) for _, xs in sorted(xs_by_layer.items())]
-    for (_, right), (left, _) in zip(ranges, ranges[1:]):
+    for (_, right), (left, _) in pairwise(ranges):
         assert right < left  # layers are separate columns, left to right
 
 
@@ -284,7 +289,9 @@ def test_png_pdf_and_repr_svg(tmp_path):
 
 def test_sortnet_import_does_not_import_graphviz():
     code = "import sys, sortnet; sortnet.network('bubble', 4); print('graphviz' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 

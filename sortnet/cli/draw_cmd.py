@@ -46,9 +46,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--k", type=int, default=None, help="highlight output k (1-based)")
     parser.add_argument(
         "--lowering",
-        default="abs",
+        default=None,
         choices=("abs", "relu", "residual"),
-        help="how to compile a network for --style layers (default abs)",
+        help="how to compile a comparator network for --style layers (default abs)",
     )
     parser.add_argument(
         "-o",

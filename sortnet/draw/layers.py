@@ -194,15 +194,19 @@ def _model_columns(model: CompiledModel) -> tuple[list[Column], list[Edge], list
         edges.extend(_weight_edges(to_dense(layer.weight), previous, ids))
         heads.append(ids)
         if layer.residual:
+            # The last block's sums are the model's outputs: draw them as such.
+            last = number == count
             outs = [
                 Unit(
-                    f"r{number}_{o + 1}",
-                    "<+>",
-                    {"shape": "circle", "width": "0.3", "fixedsize": "true", "fontsize": "10"},
+                    f"y{o + 1}" if last else f"r{number}_{o + 1}",
+                    _unit_label("identity", 0.0, True, o, model) if last else "<+>",
+                    _unit_attrs(layer, o, True)
+                    if last
+                    else {"shape": "circle", "width": "0.3", "fixedsize": "true"},
                 )
                 for o in range(layer.outputs)
             ]
-            columns.append(Column(f"block {number} out", outs, "sums"))
+            columns.append(Column("outputs" if last else f"block {number} out", outs, "sums"))
             out_ids = [unit.id for unit in outs]
             edges.extend(_weight_edges(to_dense(layer.out_weight), ids, out_ids))
             edges.extend(_weight_edges(to_dense(layer.skip), previous, out_ids, dashed=True))
