@@ -20,11 +20,11 @@ from compilers.lower import lower_comparators
 from compilers.output import output_map, readout
 from sortnet import nodes
 from sortnet.counting import counting_network, resolve_k
-from sortnet.select import resolve_k as resolve_network_k
-from sortnet.select import select
 from sortnet.errors import SortnetError
 from sortnet.model import CompiledModel
 from sortnet.network import Network
+from sortnet.select import resolve_k as resolve_network_k
+from sortnet.select import select
 
 #: Lowering names accepted by :func:`compile` (``counting`` only for counting networks).
 LOWERING_NAMES = (*LOWERINGS, "counting")
@@ -102,16 +102,12 @@ def compile(  # noqa: A001 - the public name the design asks for
     if net.kind == nodes.COUNTING_KIND:
         rank = resolve_k(k, net.n)
         if lowering not in (None, "counting"):
-            raise CompileError(
-                f"counting networks use the 'counting' lowering, not {lowering!r}"
-            )
+            raise CompileError(f"counting networks use the 'counting' lowering, not {lowering!r}")
         return _compile_counting(net, rank, DEFAULT_BOUND if bound is None else bound)
     rank = None if k is None else resolve_network_k(net, k)
     lowering = "relu" if lowering is None else lowering
     if lowering not in LOWERINGS:
-        raise CompileError(
-            f"unknown lowering {lowering!r}; choose from {', '.join(LOWERINGS)}"
-        )
+        raise CompileError(f"unknown lowering {lowering!r}; choose from {', '.join(LOWERINGS)}")
     source = net if rank is None else select(net, rank)
     stages = lower_comparators(source, lowering)
     layers = fuse(stages, output_map(source, rank), inputs=net.n)
@@ -154,6 +150,7 @@ def _metadata(
             "depth": net.depth,
             "comparators": None if counting else [list(c) for c in net.comparators],
             "outputs": None if counting else {str(p): w for p, w in net.outputs.items()},
+            "descending": net.descending,
             "selected_size": source.size,
         },
         "n": net.n,
@@ -161,4 +158,3 @@ def _metadata(
         "k": rank,
         "bound": bound,
     }
-

@@ -72,15 +72,11 @@ def lower_counting(net: Network, bound: float) -> tuple[list[Stage], list[int]]:
     carry_units, carry_post = _carry(n, 0)
     carry_post = {n + w: form for w, form in carry_post.items()}
     post = {**ranks, **_shift(carry_post, len(units))}
-    stage1 = build_stage(
-        units + carry_units, post, inputs=n, outputs=2 * n, post_bias=rank_bias
-    )
+    stage1 = build_stage(units + carry_units, post, inputs=n, outputs=2 * n, post_bias=rank_bias)
 
     # Stage 2: indicators on 2 (r_i - r). Values out: indicators, then x.
     indicators = sorted((d["rank"], d["element"]) for _, d in by_op[nodes.INDICATOR])
-    units = [
-        Unit("indicator", {i: 2.0}, f"1[rank{i}={r}]", bias=-2.0 * r) for r, i in indicators
-    ]
+    units = [Unit("indicator", {i: 2.0}, f"1[rank{i}={r}]", bias=-2.0 * r) for r, i in indicators]
     m = len(units)
     carry_units, _ = _carry(n, n)
     post2 = {row: {row: 1.0} for row in range(m + n)}

@@ -36,9 +36,7 @@ def storage(matrix: scipy.sparse.csr_array) -> Matrix:
     return matrix
 
 
-def fuse(
-    stages: Sequence[Stage], output: scipy.sparse.csr_array, *, inputs: int
-) -> list[Layer]:
+def fuse(stages: Sequence[Stage], output: scipy.sparse.csr_array, *, inputs: int) -> list[Layer]:
     """Layers computing ``output @ (stages applied to x)`` with every affine pair fused.
 
     Parameters

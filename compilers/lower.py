@@ -58,7 +58,5 @@ def lower_comparators(net: Network, lowering: Lowering | str) -> list[Stage]:
             for wire, form in gadget.post.items():
                 if rule.residual or wire in live_after:
                     post[wire] = {offset + u: c for u, c in form.items()}
-        stages.append(
-            build_stage(units, post, inputs=net.n, outputs=net.n, residual=rule.residual)
-        )
+        stages.append(build_stage(units, post, inputs=net.n, outputs=net.n, residual=rule.residual))
     return stages

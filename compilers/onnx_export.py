@@ -66,7 +66,9 @@ def build_onnx(model: CompiledModel) -> Any:
 
     def matmul(source: str, matrix: Matrix, name: str) -> str:
         weight = np.ascontiguousarray(to_dense(matrix).T, dtype=np.float32)
-        graph_nodes.append(helper.make_node("MatMul", [source, tensor(name, weight)], [name + "_out"]))
+        graph_nodes.append(
+            helper.make_node("MatMul", [source, tensor(name, weight)], [name + "_out"])
+        )
         return name + "_out"
 
     current = "x"

@@ -68,9 +68,7 @@ def build_stage(
     order = sorted(range(len(units)), key=lambda u: rank[units[u].activation])
     new_index = {old: new for new, old in enumerate(order)}
     ordered = [units[u] for u in order]
-    post_rows = [
-        {new_index[u]: c for u, c in post.get(row, {}).items()} for row in range(outputs)
-    ]
+    post_rows = [{new_index[u]: c for u, c in post.get(row, {}).items()} for row in range(outputs)]
     bias = np.zeros(outputs)
     for row, value in (post_bias or {}).items():
         bias[row] = value

@@ -7,6 +7,7 @@ them with :func:`load_network`, check them with :func:`verify`, run them with
 
 from __future__ import annotations
 
+from sortnet.circuit import argsort, sort
 from sortnet.counting import counting_network
 from sortnet.draw import draw, save_drawing
 from sortnet.errors import InputError, InvalidNetworkError, NetworkFormatError, SortnetError
@@ -15,6 +16,8 @@ from sortnet.io import load_network, save_network
 from sortnet.model import CompiledModel, Layer
 from sortnet.model_io import ModelFormatError, load_model
 from sortnet.network import Network
+from sortnet.select import select
+from sortnet.verify import VerificationResult, verify
 
 __version__ = "0.1.0"
 
@@ -27,6 +30,8 @@ __all__ = [
     "Network",
     "NetworkFormatError",
     "SortnetError",
+    "VerificationResult",
+    "argsort",
     "counting_network",
     "draw",
     "list_families",
@@ -35,5 +40,8 @@ __all__ = [
     "network",
     "save_drawing",
     "save_network",
+    "select",
+    "sort",
+    "verify",
     "__version__",
 ]

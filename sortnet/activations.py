@@ -104,15 +104,25 @@ def _onnx_indicator(make_node, z, y, const):  # type: ignore[no-untyped-def]
 ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
-        Activation("identity", "z", lambda z: np.array(z, copy=True), _identity_inplace,
-                   _onnx_identity),
+        Activation(
+            "identity", "z", lambda z: np.array(z, copy=True), _identity_inplace, _onnx_identity
+        ),
         Activation("abs", "|z|", np.abs, _abs_inplace, _onnx_abs),
         Activation("relu", "max(z, 0)", lambda z: np.maximum(z, 0), _relu_inplace, _onnx_relu),
-        Activation("step", "1[z >= 0]", lambda z: (z >= 0).astype(np.result_type(z, 1.0)),
-                   _step_inplace, _onnx_step),
-        Activation("indicator", "1[-1 <= z <= 1]",
-                   lambda z: (np.abs(z) <= 1).astype(np.result_type(z, 1.0)),
-                   _indicator_inplace, _onnx_indicator),
+        Activation(
+            "step",
+            "1[z >= 0]",
+            lambda z: (z >= 0).astype(np.result_type(z, 1.0)),
+            _step_inplace,
+            _onnx_step,
+        ),
+        Activation(
+            "indicator",
+            "1[-1 <= z <= 1]",
+            lambda z: (np.abs(z) <= 1).astype(np.result_type(z, 1.0)),
+            _indicator_inplace,
+            _onnx_indicator,
+        ),
     )
 }
 

@@ -123,7 +123,7 @@ def _sort_block(block: np.ndarray, net: Network) -> np.ndarray:
     column and the maximum in place, then the spare and the old column swap roles, so
     each comparator costs two vectorised passes and no allocation.
     """
-    work = np.asfortranarray(block, dtype=block.dtype).copy(order="F")
+    work = np.array(block, order="F", copy=True)
     columns = [work[:, wire] for wire in range(work.shape[1])]
     spare = np.empty(block.shape[0], dtype=block.dtype)
     for i, j in net.comparators:

@@ -4,12 +4,13 @@ It computes exactly what the layers say (matmul, bias, activation per unit, skip
 and nothing else, only arranged to be fast:
 
 * rows are processed in chunks small enough to stay in cache, so memory stays
-  bounded whatever the batch size;
-* each chunk is held transposed, ``(width, rows)``, so a group of units with the
-  same activation is a contiguous block and each activation is one in-place
-  numpy call on it (compilers order units by activation);
-* two preallocated buffers are reused for every layer and chunk;
-* each matrix is used dense (BLAS) or as a scipy CSR array, whichever is cheaper
+  bounded whatever the batch size; chunks run on a few threads (numpy releases
+  the GIL), each with single-threaded BLAS (:mod:`sortnet._blas`) and its own
+  preallocated buffers, reused for every layer and chunk;
+* a group of units with the same activation is one in-place numpy call on a
+  slice (compilers order units by activation);
+* each matrix is used dense (BLAS, stored transposed so the product is a plain
+  ``rows x in @ in x units`` GEMM) or as a scipy CSR array, whichever is cheaper
   for its size and density (decided once per model and dtype, cached on the model).
 
 Sparse and dense products add the same terms; only the summation order can differ,
@@ -18,11 +19,14 @@ which the exactness contract of :class:`~sortnet.model.CompiledModel` allows for
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from sortnet._blas import set_thread_local_blas_threads
 from sortnet.activations import ACTIVATIONS
 from sortnet.errors import InputError
 from sortnet.model import CompiledModel, Matrix, to_dense
@@ -38,39 +42,35 @@ OVERFLOW_MARGIN = 64.0
 
 @dataclass
 class _Product:
-    """One matrix, prepared for ``out = M @ V`` in a given dtype."""
+    """One matrix ``M``, prepared for ``out = V @ M.T`` on row batches in a given dtype."""
 
-    matrix: Any
+    transposed: Any  # dense M.T (C-contiguous) or CSR M
     dense: bool
     identity: bool
 
     @classmethod
     def of(cls, matrix: Matrix, dtype: np.dtype) -> _Product:
         rows, cols = matrix.shape
-        nnz = matrix.nnz if not isinstance(matrix, np.ndarray) else np.count_nonzero(matrix)
-        dense_matrix = to_dense(matrix) if rows * cols <= 1 << 24 else None
-        identity = (
-            rows == cols and dense_matrix is not None and np.array_equal(dense_matrix, np.eye(rows))
-        )
         size = rows * cols
+        nnz = np.count_nonzero(matrix) if isinstance(matrix, np.ndarray) else matrix.nnz
+        identity = rows == cols and nnz == rows and np.array_equal(to_dense(matrix), np.eye(rows))
         if size >= SPARSE_MIN_SIZE and nnz <= SPARSE_MAX_DENSITY * size:
             import scipy.sparse
 
             return cls(scipy.sparse.csr_array(matrix, dtype=dtype), False, identity)
-        assert dense_matrix is not None
-        return cls(np.ascontiguousarray(dense_matrix, dtype=dtype), True, identity)
+        return cls(np.ascontiguousarray(to_dense(matrix).T, dtype=dtype), True, identity)
 
     def apply(self, V: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.dense:
-            return np.matmul(self.matrix, V, out=out)
-        out[...] = self.matrix @ V
+            return np.matmul(V, self.transposed, out=out)
+        out[...] = (self.transposed @ V.T).T
         return out
 
 
 @dataclass
 class _Step:
     weight: _Product
-    bias: np.ndarray | None  # (units, 1); None when all zero
+    bias: np.ndarray | None  # None when all zero
     kernels: list[tuple[Any, int, int]]  # non-identity activations: (inplace, start, stop)
     out_weight: _Product | None
     skip: _Product | None
@@ -81,18 +81,16 @@ class _Step:
 def _plan(model: CompiledModel, dtype: np.dtype) -> list[_Step]:
     steps = []
     for layer in model.layers:
-        bias = layer.bias.astype(dtype)[:, None] if np.any(layer.bias) else None
-        kernels = [
-            (ACTIVATIONS[name].inplace, start, stop)
-            for name, start, stop in layer.groups
-            if name != "identity"
-        ]
         residual = layer.out_weight is not None and layer.skip is not None
         steps.append(
             _Step(
                 weight=_Product.of(layer.weight, dtype),
-                bias=bias,
-                kernels=kernels,
+                bias=layer.bias.astype(dtype) if np.any(layer.bias) else None,
+                kernels=[
+                    (ACTIVATIONS[name].inplace, start, stop)
+                    for name, start, stop in layer.groups
+                    if name != "identity"
+                ],
                 out_weight=_Product.of(layer.out_weight, dtype) if residual else None,
                 skip=_Product.of(layer.skip, dtype) if residual else None,
                 units=layer.units,
@@ -121,7 +119,7 @@ def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, 
         raise InputError(
             f"X has width {array.shape[1]} but the model takes n={model.n} inputs per row"
         )
-    return array.astype(dtype, copy=False), single
+    return np.ascontiguousarray(array, dtype=dtype), single
 
 
 def _limit(model: CompiledModel, dtype: np.dtype) -> tuple[float, str]:
@@ -134,21 +132,74 @@ def _limit(model: CompiledModel, dtype: np.dtype) -> tuple[float, str]:
     return overflow, f"the overflow limit {overflow:g} for {dtype.name}"
 
 
-def _refuse(chunk: np.ndarray, offset: int, limit: float, reason: str) -> None:
+def _refusal(chunk: np.ndarray, offset: int, limit: float, reason: str) -> InputError:
     bad = ~np.isfinite(chunk)
     if bad.any():
         row, col = np.argwhere(bad)[0]
         what = "NaN" if np.isnan(chunk[row, col]) else "an infinity"
-        raise InputError(f"X contains {what} at row {offset + row}, column {col}")
+        return InputError(f"X contains {what} at row {offset + row}, column {col}")
     row, col = np.argwhere(np.abs(chunk) > limit)[0]
-    raise InputError(
+    return InputError(
         f"X[{offset + row}, {col}] = {chunk[row, col]:g} is outside {reason}; "
         "the model refuses it rather than answer wrongly"
     )
 
 
+class _Worker:
+    """Runs chunks through the steps with its own buffers (one worker per thread)."""
+
+    def __init__(self, steps: list[_Step], n: int, chunk_rows: int, dtype: np.dtype) -> None:
+        self.steps = steps
+        self.n = n
+        width = max([n] + [max(s.units, s.outputs) for s in steps])
+        self.buffers = [np.empty(width * chunk_rows, dtype=dtype) for _ in range(4)]
+
+    def __call__(self, chunk: np.ndarray, out: np.ndarray) -> None:
+        rows = chunk.shape[0]
+        flat = list(self.buffers)  # flat[0] is free for the current values, the rest spare
+
+        def view(buffer: np.ndarray, width: int) -> np.ndarray:
+            return buffer[: width * rows].reshape(rows, width)
+
+        current = chunk
+        for step in self.steps:
+            hidden = view(flat[1], step.units)
+            step.weight.apply(current, hidden)
+            if step.bias is not None:
+                hidden += step.bias
+            for inplace, first, stop in step.kernels:
+                inplace(hidden[:, first:stop])
+            if step.out_weight is None or step.skip is None:
+                flat[0], flat[1] = flat[1], flat[0]
+                current = hidden
+                continue
+            output = view(flat[2], step.outputs)
+            if step.skip.identity:
+                output[...] = current
+            else:
+                step.skip.apply(current, output)
+            output += step.out_weight.apply(hidden, view(flat[3], step.outputs))
+            flat[0], flat[2] = flat[2], flat[0]
+            current = output
+        out[...] = current
+
+
+def default_threads() -> int:
+    """Threads the executor uses by default: the CPUs this process may run on (max 8)."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        count = os.cpu_count() or 1
+    return max(1, min(8, count))
+
+
 def run(
-    model: CompiledModel, X: Any, *, dtype: Any = None, chunk_rows: int | None = None
+    model: CompiledModel,
+    X: Any,
+    *,
+    dtype: Any = None,
+    chunk_rows: int | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """Run ``model`` on the rows of ``X``: the neural executor.
 
@@ -162,6 +213,8 @@ def run(
         Precision of the run (default: that of ``X``, float64 for non-floats).
     chunk_rows : int, optional
         Rows per chunk (default: as many as fit ~512 KiB per buffer).
+    threads : int, optional
+        Worker threads (default :func:`default_threads`); 1 runs in the caller.
 
     Returns
     -------
@@ -196,39 +249,27 @@ def run(
     if chunk_rows is None:
         chunk_rows = max(256, CHUNK_BYTES // (width * dtype.itemsize))
     chunk_rows = max(1, min(int(chunk_rows), batch))
-    buffers = [np.empty(width * chunk_rows, dtype=dtype) for _ in range(4)]
-    for start in range(0, batch, chunk_rows):
-        chunk = array[start : start + chunk_rows]
-        rows = chunk.shape[0]
-        # min/max propagate NaN, so two reductions screen NaN, inf and out-of-range.
-        low, high = chunk.min(), chunk.max()
-        if not (low >= -limit and high <= limit):
-            _refuse(chunk, start, limit, reason)
-        flat = list(buffers)  # flat[0] holds the current values; the rest are free
+    starts = list(range(0, batch, chunk_rows))
+    threads = max(1, min(default_threads() if threads is None else int(threads), len(starts)))
 
-        def view(buffer: np.ndarray, width: int) -> np.ndarray:
-            return buffer[: width * rows].reshape(width, rows)
+    def work(part: int) -> tuple[int, InputError] | None:
+        if threads > 1:
+            set_thread_local_blas_threads(1)
+        worker = _Worker(steps, model.n, chunk_rows, dtype)
+        for start in starts[part::threads]:
+            chunk = array[start : start + chunk_rows]
+            # min/max propagate NaN, so two reductions screen NaN, inf and out-of-range.
+            if not (chunk.min() >= -limit and chunk.max() <= limit):
+                return start, _refusal(chunk, start, limit, reason)
+            worker(chunk, result[start : start + chunk.shape[0]])
+        return None
 
-        current = view(flat[0], model.n)
-        current[...] = chunk.T
-        for step in steps:
-            hidden = view(flat[1], step.units)
-            step.weight.apply(current, hidden)
-            if step.bias is not None:
-                hidden += step.bias
-            for inplace, first, stop in step.kernels:
-                inplace(hidden[first:stop])
-            if step.out_weight is None or step.skip is None:
-                flat[0], flat[1] = flat[1], flat[0]
-                current = hidden
-                continue
-            output = view(flat[2], step.outputs)
-            if step.skip.identity:
-                output[...] = current
-            else:
-                step.skip.apply(current, output)
-            output += step.out_weight.apply(hidden, view(flat[3], step.outputs))
-            flat[0], flat[2] = flat[2], flat[0]
-            current = output
-        result[start : start + rows] = current.T
+    if threads == 1:
+        failures = [work(0)]
+    else:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            failures = list(pool.map(work, range(threads)))
+    refused = [failure for failure in failures if failure is not None]
+    if refused:
+        raise min(refused, key=lambda failure: failure[0])[1]
     return result[0] if single else result

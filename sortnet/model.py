@@ -344,12 +344,17 @@ class CompiledModel:
 
     # -- running ---------------------------------------------------------------------
     def __call__(
-        self, X: Any, *, dtype: Any = None, chunk_rows: int | None = None
+        self,
+        X: Any,
+        *,
+        dtype: Any = None,
+        chunk_rows: int | None = None,
+        threads: int | None = None,
     ) -> np.ndarray:
         """Run the neural executor; see :func:`sortnet.executor.run`."""
         from sortnet.executor import run
 
-        return run(self, X, dtype=dtype, chunk_rows=chunk_rows)
+        return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads)
 
     def forward_reference(self, X: np.ndarray) -> np.ndarray:
         """Layer-by-layer :meth:`Layer.forward` in float64: slow, obviously literal."""

@@ -7,13 +7,12 @@ output still depends on, and from then on depend on both its wires.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from sortnet import nodes
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network, _comparator_graph
 
-KSpec = int | Literal["median", "min", "max"]
+#: A rank: an int (1-based) or "median", "min", "max" (checked at run time).
+KSpec = int | str
 
 
 def resolve_k(net: Network, k: KSpec) -> int:

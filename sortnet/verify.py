@@ -32,10 +32,6 @@ DEFAULT_SAMPLES = 1 << 22
 AUTO_WORK_BUDGET = 1 << 33
 #: Largest ``n`` the exhaustive check handles (patterns are 64-bit masks).
 MAX_EXHAUSTIVE_N = 64
-#: Work above which the numba kernel is used when numba is installed.
-NUMBA_MIN_WORK = 1 << 26
-#: Backend: "auto" (numba for large checks when installed), "numpy" or "numba".
-BACKEND = os.environ.get("SORTNET_VERIFY_BACKEND", "auto")
 _CHUNK_WORDS = 1 << 15
 
 
@@ -208,28 +204,14 @@ def _run_exhaustive(
         for u0 in range(0, plan.outer_count, per_u)
         for w0 in range(0, words, step)
     )
-    use_numba = _numba_wanted(_work(plan, check))
-    inner_t = np.ascontiguousarray(plan.inner.T) if use_numba else plan.inner
 
     def run(task: tuple[int, int, int, int]) -> tuple[int, int, int]:
         u0, u1, w0, w1 = task
         masks, _ = plan.outer_masks(u0, u1)
-        if use_numba:
-            from sortnet.zero_one_numba import check_blocks
-
-            u, w, bits = check_blocks(
-                inner_t[w0:w1],
-                masks,
-                plan.suffix,
-                check.pairs,
-                check.thresholds,
-                check.count_bits,
-            )
-            return (-1, -1, 0) if u < 0 else (u0 + int(u), w0 + int(w), int(bits))
         width = w1 - w0
         block = np.tile(plan.inner[:, w0:w1], (1, u1 - u0))
         block |= np.repeat(zero_one.spread(masks, n), width, axis=1)
-        index, bits = zero_one.check_block_numpy(block, plan.suffix, check)
+        index, bits = zero_one.check_block(block, plan.suffix, check)
         if index < 0:
             return -1, -1, 0
         return u0 + index // width, w0 + index % width, bits
@@ -293,18 +275,6 @@ def _first_failure(
     return examined, None
 
 
-def _numba_wanted(work: int) -> bool:
-    if BACKEND == "numpy" or (BACKEND == "auto" and work < NUMBA_MIN_WORK):
-        return False
-    try:
-        import sortnet.zero_one_numba  # noqa: F401
-    except ImportError:
-        if BACKEND == "numba":
-            raise
-        return False
-    return True
-
-
 def _mask_to_row(mask: int, n: int) -> tuple[int, ...]:
     return tuple((mask >> wire) & 1 for wire in range(n))
 
@@ -326,7 +296,7 @@ def _run_randomized(
         w0, w1 = chunks[index]
         block = _random_words(np.random.default_rng(seeds[index]), n, w1 - w0)
         original = block.copy()
-        found, bits = zero_one.check_block_numpy(block, suffix, check)
+        found, bits = zero_one.check_block(block, suffix, check)
         if found < 0:
             return -1, -1, 0
         blocks[index] = original[:, found]

@@ -136,3 +136,26 @@ def parse_wire_count(text: str) -> int:
     if value < 1:
         raise SortnetError(f"N must be an integer >= 1, got {text!r}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """An argparse ``type=`` for counts that must be integers ``>= 1``.
+
+    Raises ``argparse.ArgumentTypeError``, which argparse reports as a usage error.
+
+    Examples
+    --------
+    >>> positive_int("100")
+    100
+    >>> positive_int("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer >= 1, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value

@@ -28,6 +28,10 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Describe the network named by ``args``; exit code 0 (errors propagate to main)."""
     # One description dict per kind of subject; a model-file branch slots in here.
+    from sortnet.cli._model import is_model_file, print_model_info
+
+    if is_model_file(args.network):
+        return print_model_info(args.network, as_json=args.json)
     info = network_info(network_from_args(args))
     print(json.dumps(info) if args.json else format_info(info))
     return 0

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sortnet.cli._common import network_from_args, parse_wire_count
+from sortnet.cli._common import network_from_args, parse_wire_count, positive_int
 from sortnet.errors import SortnetError
 from sortnet.generators import FAMILIES
 from sortnet.network import Network
@@ -53,12 +53,18 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--samples",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_SAMPLES,
         metavar="S",
         help=f"random 0-1 patterns of a randomized check (default {DEFAULT_SAMPLES})",
     )
     parser.add_argument("--seed", type=int, default=None, help="seed of a randomized check")
+    parser.add_argument(
+        "--model",
+        action="store_true",
+        help="the arguments are compiled model files (.npz): run 0-1 inputs (n <= 20) and "
+        "adversarial batches through their weights and report the worst error",
+    )
     parser.add_argument(
         "--optimize", choices=("size", "depth"), default=None, help="for the 'best' family"
     )
@@ -67,11 +73,16 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify every network named in ``args``; 0 if all pass, 1 if one fails."""
-    k = _parse_k(args.k)
+    if getattr(args, "model", False):
+        from sortnet.cli._model import verify_models
+
+        return verify_models(args.networks, as_json=args.json, seed=args.seed)
+    k = parse_k(args.k)
     exhaustive = True if args.exhaustive else (False if args.random else None)
     records = []
     start = time.perf_counter()
-    for label, net in subjects(args):
+    # Load everything first so a bad argument fails before any result is printed.
+    for label, net in list(subjects(args)):
         result = verify(net, k, exhaustive=exhaustive, samples=args.samples, seed=args.seed)
         record = {"network": label, "n": net.n, "size": net.size, **result.to_dict()}
         if k is not None:
@@ -142,10 +153,17 @@ def format_line(record: dict[str, Any], result: VerificationResult) -> str:
 def _pruned_size(net: Network, k: int | str) -> int:
     from sortnet.select import select
 
-    return select(net, k).size  # type: ignore[arg-type]
+    return select(net, k).size
 
 
-def _parse_k(text: str | None) -> int | str | None:
+def parse_k(text: str | None) -> int | str | None:
+    """``--k`` as an int or one of median, min, max (range checks happen later).
+
+    Examples
+    --------
+    >>> parse_k("3"), parse_k("Median"), parse_k(None)
+    (3, 'median', None)
+    """
     if text is None:
         return None
     if text.lower() in ("median", "min", "max"):
@@ -154,13 +172,3 @@ def _parse_k(text: str | None) -> int | str | None:
         return int(text)
     except ValueError:
         raise SortnetError(f"--k must be an integer or median, min, max; got {text!r}") from None
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
