@@ -24,12 +24,10 @@ def live_layers(net: Network) -> list[tuple[list[tuple[int, int, int]], set[int]
     index_of: dict[tuple[int, int], list[int]] = {}
     for index, comparator in enumerate(net.comparators):
         index_of.setdefault(comparator, []).append(index)
-    layers = []
-    for layer in net.layers():
-        layers.append([(index_of[(i, j)].pop(0), i, j) for i, j in layer])
+    indexed = [[(index_of[(i, j)].pop(0), i, j) for i, j in layer] for layer in net.layers()]
     live = set(net.output_wires)
     result: list[tuple[list[tuple[int, int, int]], set[int]]] = []
-    for layer in reversed(layers):
+    for layer in reversed(indexed):
         kept = [(index, i, j) for index, i, j in layer if i in live or j in live]
         after = set(live)
         for _, i, j in kept:

@@ -87,7 +87,7 @@ def build_onnx(model: CompiledModel) -> Any:
                 helper.make_node("Split", [z, tensor(f"{tag}_split", sizes)], parts, axis=1)
             )
         outs = []
-        for g, ((name, _, _), part) in enumerate(zip(groups, parts)):
+        for g, ((name, _, _), part) in enumerate(zip(groups, parts, strict=True)):
             out = f"{tag}_act{g}"
             graph_nodes.extend(ACTIVATIONS[name].onnx(helper.make_node, part, out, const))
             outs.append(out)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from sortnet import nodes
+from sortnet import dask_engine, kernels, nodes
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 from sortnet.select import KSpec, select
@@ -62,10 +62,14 @@ def sort(
     >>> sort(np.array([[3, -1, 2, 7]]), net, k=2)
     array([[2]])
     """
+    if dask_engine.is_dask_array(X):  # lazy: one task per row chunk
+        return dask_engine.sort(X, net, k=k, chunk_rows=chunk_rows)
     X = _check_input(X, net)
     if k is not None:
         net = select(net, k)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=X.dtype)
+    if kernels.sort_into(X, net, out):  # compiled straight-line kernel, all cores
+        return out
     for start, stop in _chunks(X, chunk_rows):
         out[start:stop] = _sort_block(X[start:stop], net)
     return out
@@ -102,10 +106,14 @@ def argsort(
     array([[1, 0, 2],
            [0, 1, 2]])
     """
+    if dask_engine.is_dask_array(X):
+        return dask_engine.sort(X, net, k=k, chunk_rows=chunk_rows, kind="argsort")
     X = _check_input(X, net)
     if k is not None:
         net = select(net, k)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=np.intp)
+    if kernels.argsort_into(X, net, out):
+        return out
     for start, stop in _chunks(X, chunk_rows):
         out[start:stop] = _argsort_block(X[start:stop], net)
     return out
@@ -173,6 +181,8 @@ def _check_input(X: Any, net: Network) -> np.ndarray:
         raise InputError(f"X has {X.shape[1]} columns but the network has n={net.n} wires")
     if X.dtype.kind == "f":
         for start, stop in _chunks(X, None):
+            if not np.isnan(X[start:stop].min()):  # min propagates NaN: one fast pass
+                continue
             bad = np.isnan(X[start:stop]).any(axis=1)
             if bad.any():
                 raise InputError(f"X contains NaN at row {start + int(np.argmax(bad))}")

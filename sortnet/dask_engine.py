@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from sortnet.errors import InputError
+from sortnet.errors import InputError, SortnetError
 
 #: Rows per chunk when a chunk has to be chosen (about 64 MB of float32 at n=16).
 DEFAULT_CHUNK_ROWS = 1 << 20
@@ -53,10 +53,9 @@ def _whole_rows(X: Any, width: int, chunk_rows: int | None) -> Any:
         isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
     ):
         raise InputError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-    rows: Any = chunk_rows if chunk_rows is not None else "auto"
-    if chunk_rows is None and len(X.chunks[1]) == 1:
-        return X
-    return X.rechunk({0: rows, 1: -1})
+    if chunk_rows is None:
+        return X if len(X.chunks[1]) == 1 else X.rechunk({1: -1})
+    return X.rechunk({0: chunk_rows, 1: -1})
 
 
 def sort(X: Any, net: Any, *, k: Any = None, chunk_rows: int | None = None, kind: str = "sort") -> Any:
@@ -90,12 +89,13 @@ def sort(X: Any, net: Any, *, k: Any = None, chunk_rows: int | None = None, kind
     """
     from dask.base import tokenize
 
-    from sortnet.circuit import _check_input
+    from sortnet.network import Network
     from sortnet.select import select
 
+    if not isinstance(net, Network) or net.kind != "comparator":
+        raise SortnetError("the circuit executor runs comparator networks only")
     if k is not None:
         net = select(net, k)
-    _check_input(np.zeros((0, net.n)), net)  # a comparator network, or a clear error
     X = _whole_rows(X, net.n, chunk_rows)
     # Decide once for the whole batch: compile the kernel if the batch is large,
     # even though each task sees only one chunk.
@@ -156,6 +156,8 @@ def run_model(model: Any, X: Any, *, dtype: Any = None, chunk_rows: int | None =
     array([[-1.,  2.],
            [ 0.,  5.]])
     """
+    import json
+
     from dask.base import tokenize
 
     X = _whole_rows(X, model.n, chunk_rows)
@@ -172,7 +174,7 @@ def run_model(model: Any, X: Any, *, dtype: Any = None, chunk_rows: int | None =
         dtype=dtype,
         chunks=(X.chunks[0], (width,)),
         meta=np.empty((0, width), dtype),
-        name=f"sortnet-model-{tokenize(X, id(model), dtype.str)}",
+        name=f"sortnet-model-{tokenize(X, json.dumps(model.metadata, sort_keys=True), dtype.str)}",
     )
 
 

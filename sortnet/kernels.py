@@ -243,17 +243,18 @@ def _source_path(source: str) -> Path:
     return cache_dir() / f"sortnet_kernel_{digest}.py"
 
 
-def _module_key(net: Network, kind: str) -> tuple[Any, ...]:
-    return (kind, net.n, tuple(net.comparators), tuple(net.output_wires))
+def _module_key(net: Network, kind: str, layout: str | None) -> tuple[Any, ...]:
+    layout = "rows" if kind == "argsort" else (layout or layout_for(net.n))
+    return (kind, layout, net.n, tuple(net.comparators), tuple(net.output_wires))
 
 
-def _load_module(net: Network, kind: str) -> Any:
+def _load_module(net: Network, kind: str, layout: str | None) -> Any:
     """Write (once) and import the generated module of ``net``; cached in memory."""
-    key = _module_key(net, kind)
+    key = _module_key(net, kind, layout)
     module = _modules.get(key)
     if module is not None:
         return module
-    source = kernel_source(net, kind)
+    source = kernel_source(net, kind, layout)
     path = _source_path(source)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,14 +280,21 @@ def _load_module(net: Network, kind: str) -> Any:
 
 def _disk_cached(net: Network, kind: str) -> bool:
     """Whether numba has machine code for this network on disk (so no compile is needed)."""
-    path = _source_path(kernel_source(net, kind))
+    path = _source_path(kernel_source(net, kind, None))
     return any((path.parent / "__pycache__").glob(f"{path.stem}.*.nbi"))
 
 
-def get_kernel(net: Network, dtype: Any, *, kind: str = "sort", parallel: bool = True) -> Kernel:
+def get_kernel(
+    net: Network,
+    dtype: Any,
+    *,
+    kind: str = "sort",
+    parallel: bool = True,
+    layout: str | None = None,
+) -> Kernel:
     """The compiled kernel ``kernel(X, Y)`` of ``net`` for ``dtype`` (cached).
 
-    The cache key is ``(kind, n, comparators, outputs, dtype, parallel)``: two
+    The cache key is ``(kind, layout, n, comparators, outputs, dtype, parallel)``: two
     networks with the same comparators share one kernel whatever their names.
     Compilation happens here, once per key (and is reused from disk across runs).
 
@@ -299,6 +307,8 @@ def get_kernel(net: Network, dtype: Any, *, kind: str = "sort", parallel: bool =
     kind : {"sort", "argsort"}
     parallel : bool
         Split rows over all cores (default), or run on the calling thread only.
+    layout : {"rows", "columns"}, optional
+        Default :func:`layout_for` ``(net.n)``.
 
     Returns
     -------
@@ -320,9 +330,9 @@ def get_kernel(net: Network, dtype: Any, *, kind: str = "sort", parallel: bool =
         raise SortnetError(f"no compiled kernel for dtype {dtype}; the numpy executor handles it")
     if not numba_available():
         raise SortnetError("compiled kernels need numba (pip install numba)")
-    key = (*_module_key(net, kind), dtype.str, parallel)
+    key = (*_module_key(net, kind, layout), dtype.str, parallel)
     with _lock:
-        module = _load_module(net, kind)
+        module = _load_module(net, kind, layout)
         function = module.kernel_parallel if parallel else module.kernel_serial
         if key in _compiled:
             _stats["hits"] += 1
@@ -348,9 +358,14 @@ def use_kernel(X: np.ndarray, net: Network, *, kind: str = "sort", backend: str 
     chosen = choose_backend(backend)
     if chosen == "numpy" or X.dtype not in KERNEL_DTYPES or net.kind != "comparator":
         return False
-    if chosen == "numba" or X.size >= AUTO_MIN_ELEMENTS:
+    if chosen == "numba":
         return True
-    key = (*_module_key(net, kind), X.dtype.str)
+    flags = getattr(X, "flags", None)  # a dask array has none; its chunks are made contiguous
+    if flags is not None and not flags.c_contiguous:  # another layout, another compilation
+        return False
+    if X.size >= AUTO_MIN_ELEMENTS:
+        return True
+    key = (*_module_key(net, kind, None), X.dtype.str)
     if any(done[:-1] == key for done in _compiled):
         return True
     return _disk_cached(net, kind)

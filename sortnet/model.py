@@ -30,18 +30,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from sortnet.activations import ACTIVATIONS
 
-if TYPE_CHECKING:
-    import scipy.sparse
-
-    Matrix = Union[np.ndarray, scipy.sparse.csr_array]
-else:
-    Matrix = Any
+#: A weight matrix: a dense float64 ``ndarray`` or a ``scipy.sparse.csr_array``
+#: (typed loosely: scipy ships no type information).
+Matrix: TypeAlias = Any
 
 __all__ = ["CompiledModel", "Layer", "Matrix"]
 
@@ -241,10 +238,10 @@ class CompiledModel:
 
     Examples
     --------
-    >>> import compilers
+    >>> import compilers, sortnet
     >>> model = compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "abs")
     >>> model
-    <CompiledModel n=2 -> 2, lowering=abs, 1 hidden layer(s), 6 parameters>
+    <CompiledModel n=2 -> 2, lowering=abs, 1 hidden layer(s), 12 parameters>
     >>> model(np.array([[3.0, -1.0], [-2.0, -5.0]]))
     array([[-1.,  3.],
            [-5., -2.]])
@@ -253,7 +250,7 @@ class CompiledModel:
     def __init__(self, layers: Sequence[Layer], metadata: Mapping[str, Any]) -> None:
         if not layers:
             raise ValueError("a compiled model needs at least one layer")
-        for before, after in zip(layers, layers[1:]):
+        for before, after in zip(layers, layers[1:], strict=False):
             if before.outputs != after.inputs:
                 raise ValueError(
                     f"layer widths do not chain: {before.outputs} outputs feed {after.inputs}"
@@ -351,9 +348,15 @@ class CompiledModel:
         chunk_rows: int | None = None,
         threads: int | None = None,
     ) -> np.ndarray:
-        """Run the neural executor; see :func:`sortnet.executor.run`."""
+        """Run the neural executor; see :func:`sortnet.executor.run`.
+
+        A ``dask.array`` gives a lazy dask array (see :mod:`sortnet.dask_engine`).
+        """
+        from sortnet import dask_engine
         from sortnet.executor import run
 
+        if dask_engine.is_dask_array(X):
+            return dask_engine.run_model(self, X, dtype=dtype, chunk_rows=chunk_rows)
         return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads)
 
     def forward_reference(self, X: np.ndarray) -> np.ndarray:

@@ -77,7 +77,7 @@ def save_model(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     save_model(model, pathlib.Path(tmp) / "m.npz")
     ...     load_model(pathlib.Path(tmp) / "m.npz")
-    <CompiledModel n=2 -> 2, lowering=relu, 1 hidden layer(s), 20 parameters>
+    <CompiledModel n=2 -> 2, lowering=relu, 1 hidden layer(s), 22 parameters>
     """
     from sortnet import __version__
 

@@ -60,7 +60,7 @@ def test_save_load_round_trip(tmp_path: Path, lowering: str) -> None:
     assert loaded.metadata == model.metadata
     assert (loaded.k, loaded.bound, loaded.lowering) == (3, 1e9, lowering)
     assert loaded.metadata["source"]["comparators"] == [list(c) for c in model_source(model)]
-    for a, b in zip(model.layers, loaded.layers):
+    for a, b in zip(model.layers, loaded.layers, strict=True):
         assert a.activations == b.activations and a.labels == b.labels
         for name, matrix in a.matrices().items():
             assert type(matrix) is type(b.matrices()[name])  # dense stays dense, CSR stays CSR
