@@ -174,11 +174,12 @@ class _Worker:
                 current = hidden
                 continue
             output = view(flat[2], step.outputs)
-            if step.skip.identity:
-                output[...] = current
+            update = step.out_weight.apply(hidden, view(flat[3], step.outputs))
+            if step.skip.identity:  # y = x + U h: one pass, no copy of x
+                np.add(current, update, out=output)
             else:
                 step.skip.apply(current, output)
-            output += step.out_weight.apply(hidden, view(flat[3], step.outputs))
+                output += update
             flat[0], flat[2] = flat[2], flat[0]
             current = output
         out[...] = current

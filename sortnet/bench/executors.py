@@ -1,0 +1,146 @@
+"""The executors a benchmark compares, each prepared once and then called on a batch.
+
+An executor is set up from a network (compiling whatever it needs, timed apart
+from the runs) and returns a function ``X -> sorted X``. References (``np.sort``,
+``torch.sort``) need no network.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sortnet.errors import SortnetError
+from sortnet.network import Network
+
+Runner = Callable[[np.ndarray], np.ndarray]
+
+#: Executors that run a network, in table order.
+NETWORK_EXECUTORS = ("circuit", "neural", "onnxruntime")
+#: References measured once per n on the same data.
+REFERENCES = ("np.sort", "torch.sort")
+
+
+@dataclass
+class Prepared:
+    """A ready executor: its function, the setup it took, and notes."""
+
+    run: Runner
+    setup_s: float = 0.0
+    note: str = ""
+
+
+def available(name: str) -> bool:
+    """Whether an executor or reference can run here (its optional package is installed).
+
+    Examples
+    --------
+    >>> available("np.sort"), available("circuit")
+    (True, True)
+    """
+    needs = {"onnxruntime": ("onnxruntime", "onnx"), "torch.sort": ("torch",), "neural": ()}
+    return all(importlib.util.find_spec(module) is not None for module in needs.get(name, ()))
+
+
+def check_executors(names: list[str]) -> None:
+    """Refuse unknown executor names with the list of known ones.
+
+    Examples
+    --------
+    >>> check_executors(["circuit", "gpu"])
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: unknown executor 'gpu'; choose from circuit, neural, onnxruntime
+    """
+    for name in names:
+        if name not in NETWORK_EXECUTORS:
+            raise SortnetError(
+                f"unknown executor {name!r}; choose from {', '.join(NETWORK_EXECUTORS)}"
+            )
+
+
+def reference(name: str) -> Runner:
+    """The reference sort ``name`` (``"np.sort"`` or ``"torch.sort"``) as a function.
+
+    Examples
+    --------
+    >>> reference("np.sort")(np.array([[2, 1]]))
+    array([[1, 2]])
+    """
+    if name == "np.sort":
+        return lambda X: np.sort(X, axis=1)
+    if name == "torch.sort":
+        import torch
+
+        return lambda X: torch.sort(torch.from_numpy(X), dim=1).values.numpy()
+    raise SortnetError(f"unknown reference {name!r}")
+
+
+def prepare(name: str, net: Network, *, lowering: str | None, workdir: Path | None = None) -> Prepared:
+    """Set up executor ``name`` for ``net``; the returned ``setup_s`` is the compile time.
+
+    ``circuit`` compiles the numba kernel when numba is installed (reused from the
+    disk cache when present); ``neural`` compiles the network to a model with
+    :func:`compilers.compile`; ``onnxruntime`` exports that model and opens a session.
+
+    Examples
+    --------
+    >>> import sortnet
+    >>> ready = prepare("neural", sortnet.network("bubble", 3), lowering="relu")
+    >>> ready.run(np.array([[3.0, 1.0, 2.0]], np.float32))
+    array([[1., 2., 3.]], dtype=float32)
+    """
+    import time
+
+    start = time.perf_counter()
+    if name == "circuit":
+        prepared = _prepare_circuit(net)
+    elif name in ("neural", "onnxruntime"):
+        import compilers
+
+        model = compilers.compile(net, lowering=lowering if net.kind == "comparator" else None)
+        prepared = Prepared(lambda X: model(X), note=f"{model.lowering}, {model.depth} layers")
+        if name == "onnxruntime":
+            prepared = _prepare_onnx(model, workdir)
+    else:
+        check_executors([name])
+    prepared.setup_s = time.perf_counter() - start
+    return prepared
+
+
+def _prepare_circuit(net: Network) -> Prepared:
+    import sortnet
+    from sortnet import kernels
+
+    if net.kind != "comparator":
+        raise SortnetError("the circuit executor runs comparator networks only")
+    backend = kernels.choose_backend()
+    if backend != "numpy":
+        # Compile now so that the compile time is reported as setup, not as a run.
+        kernels.get_kernel(net, np.float32)
+        layout = kernels.layout_for(net.n)
+        return Prepared(
+            lambda X: sortnet.sort(X, net), note=f"numba kernel, {layout} layout"
+        )
+    return Prepared(lambda X: sortnet.sort(X, net), note="numpy columns")
+
+
+def _prepare_onnx(model: Any, workdir: Path | None) -> Prepared:
+    import onnxruntime
+
+    folder = Path(workdir or tempfile.mkdtemp(prefix="sortnet-bench-"))
+    path = folder / f"model_{id(model)}.onnx"
+    model.to_onnx(path)
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def run(X: np.ndarray) -> np.ndarray:
+        return session.run(["y"], {"x": X.astype(np.float32, copy=False)})[0]  # type: ignore[no-any-return]
+
+    threads = session.get_session_options().intra_op_num_threads
+    return Prepared(run, note=f"CPUExecutionProvider, intra_op_num_threads={threads or 'default'}")

@@ -1,0 +1,259 @@
+"""The benchmark loop: same data for every executor, warm-up, repeats, median and min.
+
+For each ``n`` one batch is generated (float32 standard normal by default) and
+``np.sort`` is timed on it; then every network on ``n`` wires runs through every
+executor on that same batch. Ratios are ``np.sort`` time over executor time from
+the same run (above 1 means faster than ``np.sort``). Each result also records the
+largest absolute difference from ``np.sort``'s output and the peak memory of one
+call (see :func:`sortnet.bench.machine.peak_memory`).
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sortnet.bench.executors import (
+    REFERENCES,
+    Runner,
+    available,
+    check_executors,
+    prepare,
+    reference,
+)
+from sortnet.bench.machine import machine_info, peak_memory, resident_mb
+from sortnet.errors import SortnetError
+from sortnet.network import Network
+
+#: The columns of every result row (JSON objects and CSV header), in order.
+COLUMNS = (
+    "network",
+    "kind",
+    "n",
+    "size",
+    "depth",
+    "executor",
+    "rows",
+    "dtype",
+    "median_s",
+    "min_s",
+    "rows_per_s",
+    "ratio_vs_np_sort",
+    "max_abs_error",
+    "exact",
+    "peak_mb",
+    "input_mb",
+    "output_mb",
+    "memory_method",
+    "setup_s",
+    "repeats",
+    "note",
+)
+
+
+@dataclass
+class BenchConfig:
+    """What to run. ``networks`` maps a label to a network factory for a given n."""
+
+    sizes: list[int] = field(default_factory=lambda: [4, 8, 16, 32, 64])
+    executors: list[str] = field(default_factory=lambda: ["circuit", "neural", "onnxruntime"])
+    rows: int = 1_000_000
+    repeats: int = 5
+    warmup: int = 1
+    dtype: str = "float32"
+    lowering: str | None = "relu"
+    seed: int = 0
+    memory: bool = True
+
+    def validate(self) -> None:
+        """Refuse impossible settings with a message naming the setting."""
+        check_executors(self.executors)
+        if self.rows < 1:
+            raise SortnetError(f"--rows must be at least 1, got {self.rows}")
+        if self.repeats < 1:
+            raise SortnetError(f"--repeats must be at least 1, got {self.repeats}")
+        if self.warmup < 0:
+            raise SortnetError(f"--warmup must be 0 or more, got {self.warmup}")
+        bad = [n for n in self.sizes if n < 1]
+        if bad:
+            raise SortnetError(f"--n values must be at least 1, got {bad}")
+        if np.dtype(self.dtype).kind not in "fiu":
+            raise SortnetError(f"--dtype must be a real numeric dtype, got {self.dtype}")
+
+
+def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:
+    """The benchmark batch: standard normal rows (integers 0..999 for integer dtypes).
+
+    Examples
+    --------
+    >>> make_batch(2, 3, "float32", 0).shape
+    (2, 3)
+    """
+    rng = np.random.default_rng(seed + n)
+    if np.dtype(dtype).kind == "f":
+        return rng.standard_normal((rows, n), dtype=np.float64).astype(dtype)
+    return rng.integers(0, 1000, (rows, n)).astype(dtype)
+
+
+def time_calls(run: Runner, X: np.ndarray, *, warmup: int, repeats: int) -> tuple[list[float], np.ndarray]:
+    """Wall times of ``repeats`` calls after ``warmup`` untimed ones, and the last output.
+
+    Examples
+    --------
+    >>> times, out = time_calls(lambda X: X + 1, np.zeros((2, 2)), warmup=1, repeats=3)
+    >>> len(times), out.tolist()
+    (3, [[1.0, 1.0], [1.0, 1.0]])
+    """
+    out = None
+    for _ in range(warmup):
+        out = run(X)
+        del out
+    times = []
+    for _ in range(repeats):
+        out = None
+        gc.collect()
+        start = time.perf_counter()
+        out = run(X)
+        times.append(time.perf_counter() - start)
+    assert out is not None
+    return times, out
+
+
+def _max_error(out: np.ndarray, expected: np.ndarray) -> float:
+    if out.shape != expected.shape:
+        return float("inf")
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(out.astype(np.float64) - expected.astype(np.float64))
+    return float(np.nanmax(diff)) if diff.size else 0.0
+
+
+def measure(
+    label: str,
+    net: Network | None,
+    executor: str,
+    run: Runner,
+    X: np.ndarray,
+    expected: np.ndarray | None,
+    config: BenchConfig,
+    *,
+    setup_s: float = 0.0,
+    note: str = "",
+    baseline_mb: float | None = None,
+) -> dict[str, Any]:
+    """Time one executor on ``X`` and return one result row (see :data:`COLUMNS`).
+
+    ``peak_mb`` is the resident memory at the peak of one more call, above
+    ``baseline_mb`` (taken after set-up, before the first call; ``X`` resident).
+    """
+    times, out = time_calls(run, X, warmup=config.warmup, repeats=config.repeats)
+    reference_out = out if expected is None else expected
+    error = _max_error(out, reference_out)
+    exact = bool(out.shape == reference_out.shape and np.array_equal(out, reference_out))
+    del out
+    peak, method = (float("nan"), "off")
+    if config.memory:
+        peak, method = peak_memory(lambda: run(X), baseline_mb)
+    median = statistics.median(times)
+    n = X.shape[1]
+    return {
+        "network": label,
+        "kind": None if net is None else net.kind,
+        "n": n,
+        "size": None if net is None else net.size,
+        "depth": None if net is None else net.depth,
+        "executor": executor,
+        "rows": X.shape[0],
+        "dtype": str(X.dtype),
+        "median_s": median,
+        "min_s": min(times),
+        "rows_per_s": X.shape[0] / median if median > 0 else float("inf"),
+        "ratio_vs_np_sort": None,
+        "max_abs_error": error,
+        "exact": exact,
+        "peak_mb": round(peak, 1),
+        "input_mb": round(X.nbytes / 2**20, 1),
+        "output_mb": round(X.shape[0] * n * X.itemsize / 2**20, 1),
+        "memory_method": method,
+        "setup_s": round(setup_s, 3),
+        "repeats": config.repeats,
+        "note": note,
+    }
+
+
+def run_benchmark(
+    config: BenchConfig,
+    networks: Callable[[int], Iterable[tuple[str, Network]]],
+    *,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run every network from ``networks(n)`` through every executor, for each n.
+
+    Parameters
+    ----------
+    config : BenchConfig
+    networks : callable
+        ``networks(n)`` yields ``(label, network)`` pairs for ``n`` wires.
+    on_result : callable, optional
+        Called with each result row as soon as it is measured (progress, printing).
+
+    Returns
+    -------
+    dict
+        ``{"machine": ..., "config": ..., "results": [row, ...]}``.
+
+    Examples
+    --------
+    >>> import sortnet
+    >>> config = BenchConfig(sizes=[4], executors=["circuit"], rows=100, repeats=1, memory=False)
+    >>> report = run_benchmark(config, lambda n: [("bubble", sortnet.network("bubble", n))])
+    >>> [(row["executor"], row["exact"]) for row in report["results"]]
+    [('np.sort', True), ('circuit', True)]
+    """
+    config.validate()
+    started = time.time()
+    machine = machine_info()
+    results: list[dict[str, Any]] = []
+
+    def emit(row: dict[str, Any]) -> None:
+        results.append(row)
+        if on_result is not None:
+            on_result(row)
+
+    for n in config.sizes:
+        X = make_batch(config.rows, n, config.dtype, config.seed)
+        expected = np.sort(X, axis=1)
+        base = measure("np.sort", None, "np.sort", reference("np.sort"), X, None, config,
+                       baseline_mb=resident_mb() if config.memory else None)
+        base["ratio_vs_np_sort"] = 1.0
+        emit(base)
+        for name in REFERENCES[1:]:
+            if available(name):
+                row = measure(name, None, name, reference(name), X, expected, config)
+                row["ratio_vs_np_sort"] = base["median_s"] / row["median_s"]
+                emit(row)
+        for label, net in networks(n):
+            for executor in config.executors:
+                if not available(executor) or (executor == "circuit" and net.kind != "comparator"):
+                    continue
+                prepared = prepare(executor, net, lowering=config.lowering)
+                # After set-up (compiling is not running) but before the first call, so
+                # arenas and buffers an executor keeps between calls count.
+                baseline = resident_mb() if config.memory else None
+                row = measure(
+                    label, net, executor, prepared.run, X, expected, config,
+                    setup_s=prepared.setup_s, note=prepared.note, baseline_mb=baseline,
+                )
+                del prepared
+                row["ratio_vs_np_sort"] = base["median_s"] / row["median_s"]
+                emit(row)
+        del X, expected
+    machine["load_average_after"] = machine_info()["load_average"]
+    settings = asdict(config)
+    settings["elapsed_s"] = round(time.time() - started, 1)
+    return {"machine": machine, "config": settings, "results": results}

@@ -1,0 +1,152 @@
+"""``sortnet bench``: batch sorting benchmarks against ``np.sort``, measured in one run.
+
+Networks (families, SorterHunter or other network files, the counting network for
+small n) x n x executors (circuit, neural, onnxruntime when installed), each on the
+same float32 batch as ``np.sort`` (and ``torch.sort`` when installed). Prints a table;
+``--json``/``--csv`` write the results with machine details, ``--plot`` draws rows per
+second against n. ``--engine dask`` sorts a lazily generated batch chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sortnet.errors import SortnetError
+
+DEFAULT_SIZES = [4, 8, 16, 32, 64]
+QUICK_ROWS = 100_000
+DASK_ROWS = 100_000_000
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``bench`` subcommand."""
+    from sortnet.generators import FAMILIES
+
+    parser = subparsers.add_parser(
+        "bench",
+        help="benchmark batch sorting (circuit, neural, onnxruntime) against np.sort",
+        description="Time networks x n x executors against np.sort on the same data; "
+        "ratios are np.sort time / executor time from the same run (above 1 = faster).",
+    )
+    parser.add_argument("--family", nargs="+", metavar="FAMILY",
+                        help=f"network families (default: all of {', '.join(FAMILIES)}, "
+                        "unless --network is given); 'best' exists for n <= 16")
+    parser.add_argument("--network", nargs="+", default=[], metavar="FILE",
+                        help="network files (e.g. SorterHunter Sort_32_185_14.json), run at their n")
+    parser.add_argument("--counting-max-n", type=int, default=8, metavar="N",
+                        help="also run the counting network for n <= N (default 8; 0 = never)")
+    parser.add_argument("--n", nargs="+", type=int, metavar="N",
+                        help="numbers of wires (default 4 8 16 32 64; 16 with --engine dask)")
+    parser.add_argument("--executor", nargs="+", metavar="NAME",
+                        help="circuit, neural, onnxruntime (default: all installed; "
+                        "circuit with --engine dask)")
+    parser.add_argument("--rows", type=int, help="rows per batch (default 1000000; "
+                        f"{QUICK_ROWS} with --quick; {DASK_ROWS} with --engine dask)")
+    parser.add_argument("--repeats", type=int, help="timed runs per case (default 5; 1 with --quick)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    parser.add_argument("--quick", action="store_true", help=f"short run: {QUICK_ROWS} rows, 1 repeat")
+    parser.add_argument("--dtype", default="float32", help="batch dtype (default float32)")
+    parser.add_argument("--lowering", default="relu", help="lowering for the neural executors")
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the batch")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
+    parser.add_argument("--json", metavar="PATH|-", help="write results and machine details as JSON")
+    parser.add_argument("--csv", metavar="PATH|-", help="write results as CSV")
+    parser.add_argument("--plot", metavar="OUT.png|svg", help="plot rows/s against n (matplotlib)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="progress bar on stderr (default: when stderr is a terminal)")
+    parser.add_argument("--engine", choices=("memory", "dask"), default="memory",
+                        help="memory: batches in RAM (default); dask: lazily generated chunks")
+    parser.add_argument("--chunk-rows", type=int, default=1 << 20,
+                        help="rows per dask chunk (default 1048576)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="dask.distributed scheduler address (default: local threads)")
+    parser.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from sortnet.bench import BenchConfig
+    from sortnet.bench.executors import NETWORK_EXECUTORS
+
+    dask = args.engine == "dask"
+    rows = args.rows if args.rows is not None else (
+        DASK_ROWS if dask else QUICK_ROWS if args.quick else 1_000_000)
+    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5 if not dask else 1)
+    sizes = args.n or ([16] if dask else list(DEFAULT_SIZES))
+    executors = args.executor or (["circuit"] if dask else list(NETWORK_EXECUTORS))
+    if args.chunk_rows < 1:
+        raise SortnetError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
+    if args.scheduler and not dask:
+        raise SortnetError("--scheduler needs --engine dask")
+    return BenchConfig(
+        sizes=sizes, executors=executors, rows=rows, repeats=repeats,
+        warmup=args.warmup, dtype=args.dtype, lowering=args.lowering, seed=args.seed,
+        memory=not args.no_memory,
+    )
+
+
+def _network_source(args: argparse.Namespace, config: Any) -> Any:
+    """``networks(n)``: the (label, network) pairs to run at n; adds file sizes to config."""
+    import sortnet
+    from sortnet.generators import FAMILIES
+
+    files = [(Path(path).stem, sortnet.load_network(path)) for path in args.network]
+    families = args.family if args.family is not None else ([] if files else list(FAMILIES))
+    unknown = [name for name in families if name not in FAMILIES]
+    if unknown:
+        raise SortnetError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
+    for _, net in files:
+        if net.n not in config.sizes:
+            config.sizes.append(net.n)
+    config.sizes.sort()
+
+    def networks(n: int) -> Iterator[tuple[str, Any]]:
+        for family in families:
+            try:
+                yield family, sortnet.network(family, n)
+            except SortnetError as error:  # e.g. no best-known network past 16 wires
+                print(f"sortnet bench: skipping {family} n={n}: {error}", file=sys.stderr)
+        yield from ((label, net) for label, net in files if net.n == n)
+        if n <= args.counting_max_n and args.family is None and not files:
+            yield "counting", sortnet.counting_network(n)
+
+    return networks
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark and write its outputs; 1 if an executor was not exact."""
+    from sortnet.bench import report, run_benchmark, run_dask_benchmark
+    from sortnet.progress import progress
+
+    config = _config(args)
+    config.validate()
+    networks = _network_source(args, config)
+    if args.plot:
+        if Path(args.plot).suffix.lower() not in report.PLOT_SUFFIXES:
+            raise SortnetError(f"--plot needs a .png, .svg or .pdf file, got {args.plot!r}")
+    with progress(None, desc="bench", unit="case", enabled=args.progress) as bar:
+        def seen(row: dict[str, Any]) -> None:
+            bar.update(1)
+
+        if args.engine == "dask":
+            result = run_dask_benchmark(config, networks, chunk_rows=args.chunk_rows,
+                                        scheduler=args.scheduler, on_result=seen)
+        else:
+            result = run_benchmark(config, networks, on_result=seen)
+    if args.json:
+        report.write_text(args.json, report.to_json(result))
+    if args.csv:
+        report.write_text(args.csv, report.to_csv(result))
+    if args.plot:
+        report.plot(result, args.plot)
+    if "-" not in (args.json, args.csv):
+        lines = [report.table_header()] + [report.format_row(row) for row in result["results"]]
+        lines.append(report.machine_line(result["machine"]))
+        lines.append("vs sort = np.sort median time / executor median time, same run, same data; "
+                     f"peak MB by {result['results'][0]['memory_method'] if result['results'] else '-'}")
+        print("\n".join(lines))
+    wrong = [row for row in result["results"] if not row["exact"] and row["executor"] == "circuit"]
+    return 1 if wrong else 0

@@ -1,0 +1,183 @@
+"""Compiled kernels (sortnet.kernels): bit-exact against np.sort, cached, with a numpy fallback."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sortnet
+from sortnet import kernels
+from sortnet.errors import SortnetError
+
+pytest.importorskip("numba")
+
+FAMILIES = sortnet.list_families()
+DTYPES = ["float32", "float64", "int8", "int32", "int64", "uint8", "uint64"]
+# Stress values: ties, both zeros, signs, extremes, infinities.
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, 1e-30, np.inf, -np.inf]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """Compile into a private cache directory, so the test compiles what it checks."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv(kernels.ENV_CACHE_DIR, str(tmp_path_factory.mktemp("kernels")))
+    patch.delenv(kernels.ENV_BACKEND, raising=False)
+    kernels.clear_cache()
+    yield
+    kernels.clear_cache()
+    patch.undo()
+
+
+def batch(dtype: str, n: int, rows: int = 300, seed: int = 0) -> np.ndarray:
+    """Random rows with many ties, negatives, zeros (and +-0.0, +-inf for floats)."""
+    rng = np.random.default_rng(seed)
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        values = np.concatenate([SPECIAL, rng.standard_normal(20), np.arange(-3.0, 4.0)])
+        return rng.choice(values, size=(rows, n)).astype(kind)
+    info = np.iinfo(kind)
+    values = np.array([info.min, info.max, 0, 1, 2, 3, info.max // 2, max(info.min, -5)], kind)
+    return rng.choice(values, size=(rows, n))
+
+
+def same_bits_per_row(X: np.ndarray, Y: np.ndarray) -> bool:
+    """Each output row is a permutation of the input row's bit patterns (no -0.0 lost)."""
+    bits = np.dtype(f"u{X.itemsize}")
+    return bool(np.array_equal(np.sort(X.view(bits), axis=1), np.sort(Y.view(bits), axis=1)))
+
+
+def run(net: sortnet.Network, X: np.ndarray, **options: object) -> np.ndarray:
+    Y = np.empty((X.shape[0], len(net.outputs)), X.dtype)
+    kernels.get_kernel(net, X.dtype, **options)(X, Y)  # type: ignore[arg-type]
+    return Y
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("n", [5, 13])
+def test_every_family_matches_np_sort_bit_for_bit(family: str, n: int) -> None:
+    net = sortnet.network(family, n)
+    X = batch("float32", n, seed=n)
+    Y = run(net, X)
+    assert np.array_equal(Y, np.sort(X, axis=1))
+    assert same_bits_per_row(X, Y)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 6, 8, 11, 16])
+def test_best_networks_all_sizes(n: int) -> None:
+    net = sortnet.network("best", n)
+    X = batch("float64", n, seed=100 + n)
+    assert np.array_equal(run(net, X), np.sort(X, axis=1))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtypes_are_exact(dtype: str) -> None:
+    net = sortnet.network("best", 9)
+    X = batch(dtype, 9, rows=1000)
+    Y = run(net, X)
+    assert Y.dtype == X.dtype
+    assert np.array_equal(Y, np.sort(X, axis=1))
+    assert same_bits_per_row(X, Y)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+@pytest.mark.parametrize("rows", [0, 1, 63, 64, 65, 1000])
+def test_columns_layout_handles_partial_blocks(dtype: str, rows: int) -> None:
+    net = sortnet.network("bitonic", 12)
+    X = batch(dtype, 12, rows=rows, seed=rows)
+    for parallel in (True, False):
+        Y = run(net, X, layout="columns", parallel=parallel)
+        assert np.array_equal(Y, np.sort(X, axis=1))
+        assert same_bits_per_row(X, Y)
+
+
+def test_sorterhunter_network(sorterhunter_dir: object) -> None:
+    from pathlib import Path
+
+    net = sortnet.load_network(sorted(Path(str(sorterhunter_dir)).glob("sorters/Sort_24_*.json"))[0])
+    X = batch("float32", 24, rows=2000)
+    assert np.array_equal(run(net, X), np.sort(X, axis=1))
+
+
+def test_selection_and_descending_networks_write_their_outputs() -> None:
+    net = sortnet.network("odd-even-merge", 8)
+    X = batch("float32", 8)
+    median = sortnet.select(net, "median")
+    assert np.array_equal(run(median, X)[:, 0], np.sort(X, axis=1)[:, 3])
+    down = sortnet.Network.from_comparators(8, net.comparators, descending=True)
+    assert np.array_equal(run(down, X), np.sort(X, axis=1)[:, ::-1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_argsort_kernel_is_stable(dtype: str) -> None:
+    net = sortnet.network("best", 10)
+    X = batch(dtype, 10, rows=500)
+    index = np.empty(X.shape, np.intp)
+    for parallel in (True, False):
+        assert kernels.argsort_into(X, net, index, backend="numba", parallel=parallel)
+        assert np.array_equal(index, np.argsort(X, axis=1, kind="stable"))
+
+
+def test_sort_uses_kernel_and_agrees_with_numpy_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = sortnet.network("pairwise", 11)
+    X = batch("float32", 11, rows=777)
+    monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
+    before = kernels.cache_info()
+    slow, slow_index = sortnet.sort(X, net), sortnet.argsort(X, net)
+    assert kernels.cache_info() == before  # the numpy executor ran: nothing compiled
+    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+    fast, fast_index = sortnet.sort(X, net), sortnet.argsort(X, net)
+    assert kernels.cache_info()["kernels"] == before["kernels"] + 2
+    assert np.array_equal(slow, np.sort(X, axis=1)) and np.array_equal(fast, slow)
+    assert np.array_equal(fast_index, slow_index)
+    assert np.array_equal(sortnet.sort(X, net, k=4)[:, 0], np.sort(X, axis=1)[:, 3])
+
+
+def test_auto_mode_compiles_only_large_or_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = sortnet.network("bubble", 7)
+    small = np.zeros((10, 7), np.float32)
+    assert not kernels.use_kernel(small, net)
+    big = np.broadcast_to(np.float32(0), (kernels.AUTO_MIN_ELEMENTS // 7 + 1, 7))
+    assert not kernels.use_kernel(big, net)  # not contiguous: not worth a new compilation
+    assert kernels.use_kernel(np.ascontiguousarray(big), net)
+    run(net, small)
+    assert kernels.use_kernel(small, net)  # compiled in this process
+    kernels.clear_cache()
+    assert kernels.use_kernel(small, net)  # numba's machine code is on disk
+    assert not kernels.use_kernel(small.astype(np.float16), net)
+    assert not kernels.use_kernel(small, net, backend="numpy")
+
+
+def test_cache_hits_and_keys() -> None:
+    kernels.clear_cache()
+    net = sortnet.network("insertion", 6)
+    twin = sortnet.Network.from_comparators(6, net.comparators, name="another name")
+    first = kernels.get_kernel(net, np.float32)
+    assert kernels.get_kernel(twin, "float32") is first
+    assert kernels.cache_info() == {"hits": 1, "misses": 1, "kernels": 1}
+    kernels.get_kernel(net, np.float64)
+    kernels.get_kernel(net, np.float32, parallel=False)
+    assert kernels.cache_info() == {"hits": 1, "misses": 3, "kernels": 3}
+    assert len(list(kernels.cache_dir().glob("sortnet_kernel_*.py"))) >= 1
+
+
+def test_bad_inputs_have_clear_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+    net = sortnet.network("bubble", 4)
+    with pytest.raises(SortnetError, match="no compiled kernel for dtype float16"):
+        kernels.get_kernel(net, np.float16)
+    with pytest.raises(SortnetError, match="unknown kernel kind 'merge'"):
+        kernels.kernel_source(net, "merge")
+    with pytest.raises(SortnetError, match="unknown kernel layout 'diagonal'"):
+        kernels.kernel_source(net, layout="diagonal")
+    with pytest.raises(SortnetError, match="comparator networks only"):
+        kernels.kernel_source(sortnet.counting_network(3))  # type: ignore[arg-type]
+    monkeypatch.setenv(kernels.ENV_BACKEND, "gpu")
+    with pytest.raises(SortnetError, match=r"unknown kernel back end 'gpu' \(from \$SORTNET_KERNEL\)"):
+        sortnet.sort(np.zeros((2, 4)), net)
+    monkeypatch.setattr(kernels, "numba_available", lambda: False)
+    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+    with pytest.raises(SortnetError, match="numba is not installed"):
+        kernels.choose_backend()
+    monkeypatch.setenv(kernels.ENV_BACKEND, "auto")
+    assert kernels.choose_backend() == "numpy"
+    assert np.array_equal(sortnet.sort(np.array([[3, 1, 2, 0]]), net), [[0, 1, 2, 3]])
