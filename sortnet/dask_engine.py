@@ -58,7 +58,9 @@ def _whole_rows(X: Any, width: int, chunk_rows: int | None) -> Any:
     return X.rechunk({0: chunk_rows, 1: -1})
 
 
-def sort(X: Any, net: Any, *, k: Any = None, chunk_rows: int | None = None, kind: str = "sort") -> Any:
+def sort(
+    X: Any, net: Any, *, k: Any = None, chunk_rows: int | None = None, kind: str = "sort"
+) -> Any:
     """Lazily sort the rows of a dask array with the comparator network ``net``.
 
     Parameters

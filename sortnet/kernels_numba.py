@@ -30,7 +30,7 @@ def _less(builder: Any, kind: types.Type, x: Any, y: Any) -> Any:
     """LLVM ``x < y`` for a float or a (signed or unsigned) integer numba type."""
     if isinstance(kind, types.Float):
         return builder.fcmp_ordered("<", x, y)
-    if kind.signed:
+    if kind.signed:  # type: ignore[attr-defined]
         return builder.icmp_signed("<", x, y)
     return builder.icmp_unsigned("<", x, y)
 
@@ -58,9 +58,7 @@ def cmpx(typingctx: Any, a: types.Type, b: types.Type) -> Any:
 
 
 @intrinsic
-def cmpx_index(
-    typingctx: Any, a: types.Type, b: types.Type, i: types.Type, j: types.Type
-) -> Any:
+def cmpx_index(typingctx: Any, a: types.Type, b: types.Type, i: types.Type, j: types.Type) -> Any:
     """Compare-exchange of ``(value, index)`` pairs, ties broken by index."""
     if a != b or i != j or not isinstance(i, types.Integer):
         return None

@@ -22,10 +22,27 @@ def _kernel_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bench_json_csv_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out_json, out_csv, out_plot = tmp_path / "b.json", tmp_path / "b.csv", tmp_path / "b.svg"
-    code = main([
-        "bench", "--quick", "--rows", "1000", "--n", "4", "8", "--family", "bubble", "best",
-        "--json", str(out_json), "--csv", str(out_csv), "--plot", str(out_plot), "--no-progress",
-    ])
+    code = main(
+        [
+            "bench",
+            "--quick",
+            "--rows",
+            "1000",
+            "--n",
+            "4",
+            "8",
+            "--family",
+            "bubble",
+            "best",
+            "--json",
+            str(out_json),
+            "--csv",
+            str(out_csv),
+            "--plot",
+            str(out_plot),
+            "--no-progress",
+        ]
+    )
     assert code == 0
     report = json.loads(out_json.read_text())
     assert {"cpu", "cores", "versions", "blas", "load_average"} <= set(report["machine"])
@@ -47,28 +64,82 @@ def test_bench_json_csv_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 def test_bench_counting_network_and_network_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["bench", "--quick", "--rows", "500", "--n", "3", "--executor", "neural",
-                 "--json", "-", "--no-memory", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--rows",
+                "500",
+                "--n",
+                "3",
+                "--executor",
+                "neural",
+                "--json",
+                "-",
+                "--no-memory",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)["results"]
     assert {row["network"] for row in rows if row["executor"] == "neural"} >= {"bubble", "counting"}
     path = tmp_path / "net.txt"
     path.write_text("0:1 2:3 0:2 1:3 1:2")
-    assert main(["bench", "--quick", "--rows", "500", "--network", str(path), "--executor",
-                 "circuit", "--csv", "-", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--quick",
+                "--rows",
+                "500",
+                "--network",
+                str(path),
+                "--executor",
+                "circuit",
+                "--csv",
+                "-",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
-    assert [(row["network"], row["n"], row["exact"]) for row in table if row["executor"] == "circuit"] == [
-        ("net", "4", "True")
-    ]
+    assert [
+        (row["network"], row["n"], row["exact"]) for row in table if row["executor"] == "circuit"
+    ] == [("net", "4", "True")]
 
 
 def test_bench_dask_engine(capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("dask")
-    assert main(["bench", "--engine", "dask", "--rows", "3000", "--chunk-rows", "1000", "--n",
-                 "5", "--family", "odd-even-merge", "--json", "-", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "bench",
+                "--engine",
+                "dask",
+                "--rows",
+                "3000",
+                "--chunk-rows",
+                "1000",
+                "--n",
+                "5",
+                "--family",
+                "odd-even-merge",
+                "--json",
+                "-",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["config"]["engine"] == "dask"
     assert [(row["executor"], row["exact"]) for row in report["results"]] == [
-        ("generate", True), ("np.sort", True), ("circuit", True)
+        ("generate", True),
+        ("np.sort", True),
+        ("circuit", True),
     ]
 
 

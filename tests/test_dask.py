@@ -19,8 +19,11 @@ def _kernel_cache(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
 def rows(n: int, count: int = 250) -> np.ndarray:
     rng = np.random.default_rng(n)
     values = np.array([0.0, -0.0, 1.0, -1.0, 3.5, np.inf, -np.inf], np.float32)
-    return np.where(rng.random((count, n)) < 0.5, rng.choice(values, (count, n)),
-                    rng.standard_normal((count, n)).astype(np.float32))
+    return np.where(
+        rng.random((count, n)) < 0.5,
+        rng.choice(values, (count, n)),
+        rng.standard_normal((count, n)).astype(np.float32),
+    )
 
 
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
@@ -34,7 +37,9 @@ def test_sort_is_lazy_and_exact(backend: str, monkeypatch: pytest.MonkeyPatch) -
     Y = sortnet.sort(lazy, net)
     assert isinstance(Y, da.Array) and Y.chunks == ((60, 60, 60, 60, 10), (9,))
     assert np.array_equal(Y.compute(), np.sort(X, axis=1))
-    assert np.array_equal(sortnet.argsort(lazy, net).compute(), np.argsort(X, axis=1, kind="stable"))
+    assert np.array_equal(
+        sortnet.argsort(lazy, net).compute(), np.argsort(X, axis=1, kind="stable")
+    )
     kth = sortnet.sort(lazy, net, k="median", chunk_rows=100)
     assert kth.chunks == ((100, 100, 50), (1,))
     assert np.array_equal(kth.compute()[:, 0], np.sort(X, axis=1)[:, 4])

@@ -94,7 +94,9 @@ def test_columns_layout_handles_partial_blocks(dtype: str, rows: int) -> None:
 def test_sorterhunter_network(sorterhunter_dir: object) -> None:
     from pathlib import Path
 
-    net = sortnet.load_network(sorted(Path(str(sorterhunter_dir)).glob("sorters/Sort_24_*.json"))[0])
+    net = sortnet.load_network(
+        sorted(Path(str(sorterhunter_dir)).glob("sorters/Sort_24_*.json"))[0]
+    )
     X = batch("float32", 24, rows=2000)
     assert np.array_equal(run(net, X), np.sort(X, axis=1))
 
@@ -172,7 +174,9 @@ def test_bad_inputs_have_clear_messages(monkeypatch: pytest.MonkeyPatch) -> None
     with pytest.raises(SortnetError, match="comparator networks only"):
         kernels.kernel_source(sortnet.counting_network(3))  # type: ignore[arg-type]
     monkeypatch.setenv(kernels.ENV_BACKEND, "gpu")
-    with pytest.raises(SortnetError, match=r"unknown kernel back end 'gpu' \(from \$SORTNET_KERNEL\)"):
+    with pytest.raises(
+        SortnetError, match=r"unknown kernel back end 'gpu' \(from \$SORTNET_KERNEL\)"
+    ):
         sortnet.sort(np.zeros((2, 4)), net)
     monkeypatch.setattr(kernels, "numba_available", lambda: False)
     monkeypatch.setenv(kernels.ENV_BACKEND, "numba")

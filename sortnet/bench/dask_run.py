@@ -23,12 +23,16 @@ from sortnet.network import Network
 
 def _sorted_rows(block: np.ndarray) -> np.ndarray:
     """How many rows of the block are in non-decreasing order (a 1-element array)."""
-    ok = np.all(block[:, 1:] >= block[:, :-1], axis=1) if block.shape[1] > 1 else np.ones(len(block))
+    ok = (
+        np.all(block[:, 1:] >= block[:, :-1], axis=1) if block.shape[1] > 1 else np.ones(len(block))
+    )
     return np.array([int(np.count_nonzero(ok))])
 
 
 def _count(Y: Any) -> Any:
-    return Y.map_blocks(_sorted_rows, chunks=((1,) * Y.numblocks[0],), drop_axis=1, dtype=np.int64).sum()
+    return Y.map_blocks(
+        _sorted_rows, chunks=((1,) * Y.numblocks[0],), drop_axis=1, dtype=np.int64
+    ).sum()
 
 
 def scheduler_options(address: str | None) -> tuple[dict[str, Any], Any]:
@@ -38,9 +42,7 @@ def scheduler_options(address: str | None) -> tuple[dict[str, Any], Any]:
     try:
         from dask.distributed import Client
     except ImportError:
-        raise SortnetError(
-            "--scheduler needs dask.distributed (pip install distributed)"
-        ) from None
+        raise SortnetError("--scheduler needs dask.distributed (pip install distributed)") from None
     client = Client(address)
     return {}, client
 
@@ -74,8 +76,15 @@ def run_dask_benchmark(
     results: list[dict[str, Any]] = []
     started = time.time()
 
-    def timed(label: str, net: Network | None, executor: str, build: Any, base: float | None,
-              floor: float | None, note: str = "") -> dict[str, Any]:
+    def timed(
+        label: str,
+        net: Network | None,
+        executor: str,
+        build: Any,
+        base: float | None,
+        floor: float | None,
+        note: str = "",
+    ) -> dict[str, Any]:
         X = da.random.default_rng(config.seed + n).standard_normal(
             (config.rows, n), chunks=(chunk_rows, n), dtype=np.float32
         )
@@ -102,18 +111,36 @@ def run_dask_benchmark(
         count = counts[-1]
         median = float(np.median(times))
         first = X[:chunk_rows].compute()
-        exact = bool(np.array_equal(build(da.from_array(first))[:chunk_rows].compute(),
-                                    np.sort(first, axis=1))) if executor != "generate" else True
+        exact = (
+            bool(
+                np.array_equal(
+                    build(da.from_array(first))[:chunk_rows].compute(), np.sort(first, axis=1)
+                )
+            )
+            if executor != "generate"
+            else True
+        )
         row = {
-            "network": label, "kind": None if net is None else net.kind, "n": n,
-            "size": None if net is None else net.size, "depth": None if net is None else net.depth,
-            "executor": executor, "rows": config.rows, "dtype": "float32",
-            "median_s": median, "min_s": min(times), "rows_per_s": config.rows / median,
+            "network": label,
+            "kind": None if net is None else net.kind,
+            "n": n,
+            "size": None if net is None else net.size,
+            "depth": None if net is None else net.depth,
+            "executor": executor,
+            "rows": config.rows,
+            "dtype": "float32",
+            "median_s": median,
+            "min_s": min(times),
+            "rows_per_s": config.rows / median,
             "ratio_vs_np_sort": None if base is None else base / median,
             "max_abs_error": 0.0 if exact else float("inf"),
             "exact": exact and (executor == "generate" or int(count) == config.rows),
-            "peak_mb": round(peak, 1), "input_mb": 0.0, "output_mb": 0.0,
-            "memory_method": method, "setup_s": 0.0, "repeats": config.repeats,
+            "peak_mb": round(peak, 1),
+            "input_mb": 0.0,
+            "output_mb": 0.0,
+            "memory_method": method,
+            "setup_s": 0.0,
+            "repeats": config.repeats,
             "note": note + (f"; minus generation {median - floor:.3f} s" if floor else ""),
         }
         results.append(row)
@@ -123,21 +150,32 @@ def run_dask_benchmark(
 
     try:
         for n in config.sizes:
-            floor = timed("generate", None, "generate", lambda X: X, None, None,
-                          note="dask.array.random only")["median_s"]
-            base = timed("np.sort", None, "np.sort",
-                         lambda X: X.map_blocks(np.sort, axis=1, dtype=X.dtype), None, floor)
+            floor = timed(
+                "generate", None, "generate", lambda X: X, None, None, note="dask.array.random only"
+            )["median_s"]
+            base = timed(
+                "np.sort",
+                None,
+                "np.sort",
+                lambda X: X.map_blocks(np.sort, axis=1, dtype=X.dtype),
+                None,
+                floor,
+            )
             base["ratio_vs_np_sort"] = 1.0
             for label, net in networks(n):
                 for executor in config.executors:
-                    if executor == "onnxruntime" or (executor == "circuit" and net.kind != "comparator"):
+                    if executor == "onnxruntime" or (
+                        executor == "circuit" and net.kind != "comparator"
+                    ):
                         continue  # onnxruntime has no dask engine here
                     build = _builder(executor, net, config)
                     timed(label, net, executor, build, base["median_s"], floor)
     finally:
         if client is not None:
             client.close()
-    settings = dict(vars(config), engine="dask", chunk_rows=chunk_rows, scheduler=scheduler or "threads")
+    settings = dict(
+        vars(config), engine="dask", chunk_rows=chunk_rows, scheduler=scheduler or "threads"
+    )
     settings["elapsed_s"] = round(time.time() - started, 1)
     machine["load_average_after"] = machine_info()["load_average"]
     return {"machine": machine, "config": settings, "results": results}

@@ -82,7 +82,9 @@ def reference(name: str) -> Runner:
     raise SortnetError(f"unknown reference {name!r}")
 
 
-def prepare(name: str, net: Network, *, lowering: str | None, workdir: Path | None = None) -> Prepared:
+def prepare(
+    name: str, net: Network, *, lowering: str | None, workdir: Path | None = None
+) -> Prepared:
     """Set up executor ``name`` for ``net``; the returned ``setup_s`` is the compile time.
 
     ``circuit`` compiles the numba kernel when numba is installed (reused from the
@@ -125,9 +127,7 @@ def _prepare_circuit(net: Network) -> Prepared:
         # Compile now so that the compile time is reported as setup, not as a run.
         kernels.get_kernel(net, np.float32)
         layout = kernels.layout_for(net.n)
-        return Prepared(
-            lambda X: sortnet.sort(X, net), note=f"numba kernel, {layout} layout"
-        )
+        return Prepared(lambda X: sortnet.sort(X, net), note=f"numba kernel, {layout} layout")
     return Prepared(lambda X: sortnet.sort(X, net), note="numpy columns")
 
 

@@ -69,7 +69,10 @@ def blas_info() -> dict[str, Any]:
         from threadpoolctl import threadpool_info
 
         info["threadpools"] = [
-            {key: pool.get(key) for key in ("internal_api", "version", "num_threads", "architecture")}
+            {
+                key: pool.get(key)
+                for key in ("internal_api", "version", "num_threads", "architecture")
+            }
             for pool in threadpool_info()
         ]
     except ImportError:

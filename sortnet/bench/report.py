@@ -44,7 +44,9 @@ def to_csv(report: dict[str, Any]) -> str:
     ['network', 'kind', 'n']
     """
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(
+        buffer, fieldnames=list(COLUMNS), extrasaction="ignore", lineterminator="\n"
+    )
     writer.writeheader()
     for row in report["results"]:
         writer.writerow(row)
@@ -121,9 +123,16 @@ def plot(report: dict[str, Any], path: str) -> None:
     rows = report["results"]
     series: dict[tuple[str, str], list[tuple[int, float]]] = {}
     for row in rows:
-        series.setdefault((row["executor"], row["network"]), []).append((row["n"], row["rows_per_s"]))
-    colours = {"np.sort": "black", "torch.sort": "grey", "circuit": "tab:blue",
-               "neural": "tab:orange", "onnxruntime": "tab:green"}
+        series.setdefault((row["executor"], row["network"]), []).append(
+            (row["n"], row["rows_per_s"])
+        )
+    colours = {
+        "np.sort": "black",
+        "torch.sort": "grey",
+        "circuit": "tab:blue",
+        "neural": "tab:orange",
+        "onnxruntime": "tab:green",
+    }
     styles = ["-", "--", ":", "-."]
     markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
     networks = sorted({network for _, network in series if network not in colours})
@@ -133,7 +142,8 @@ def plot(report: dict[str, Any], path: str) -> None:
         index = networks.index(network) if network in networks else 0
         reference = executor in ("np.sort", "torch.sort")
         axes.plot(
-            [n for n, _ in points], [value for _, value in points],
+            [n for n, _ in points],
+            [value for _, value in points],
             color=colours.get(executor, "tab:red"),
             linestyle="-" if reference else styles[index % len(styles)],
             linewidth=2.5 if reference else 1.3,

@@ -101,7 +101,9 @@ def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:
     return rng.integers(0, 1000, (rows, n)).astype(dtype)
 
 
-def time_calls(run: Runner, X: np.ndarray, *, warmup: int, repeats: int) -> tuple[list[float], np.ndarray]:
+def time_calls(
+    run: Runner, X: np.ndarray, *, warmup: int, repeats: int
+) -> tuple[list[float], np.ndarray]:
     """Wall times of ``repeats`` calls after ``warmup`` untimed ones, and the last output.
 
     Examples
@@ -228,8 +230,16 @@ def run_benchmark(
     for n in config.sizes:
         X = make_batch(config.rows, n, config.dtype, config.seed)
         expected = np.sort(X, axis=1)
-        base = measure("np.sort", None, "np.sort", reference("np.sort"), X, None, config,
-                       baseline_mb=resident_mb() if config.memory else None)
+        base = measure(
+            "np.sort",
+            None,
+            "np.sort",
+            reference("np.sort"),
+            X,
+            None,
+            config,
+            baseline_mb=resident_mb() if config.memory else None,
+        )
         base["ratio_vs_np_sort"] = 1.0
         emit(base)
         for name in REFERENCES[1:]:
@@ -246,8 +256,16 @@ def run_benchmark(
                 # arenas and buffers an executor keeps between calls count.
                 baseline = resident_mb() if config.memory else None
                 row = measure(
-                    label, net, executor, prepared.run, X, expected, config,
-                    setup_s=prepared.setup_s, note=prepared.note, baseline_mb=baseline,
+                    label,
+                    net,
+                    executor,
+                    prepared.run,
+                    X,
+                    expected,
+                    config,
+                    setup_s=prepared.setup_s,
+                    note=prepared.note,
+                    baseline_mb=baseline,
                 )
                 del prepared
                 row["ratio_vs_np_sort"] = base["median_s"] / row["median_s"]

@@ -32,38 +32,82 @@ def register(subparsers: Any) -> None:
         description="Time networks x n x executors against np.sort on the same data; "
         "ratios are np.sort time / executor time from the same run (above 1 = faster).",
     )
-    parser.add_argument("--family", nargs="+", metavar="FAMILY",
-                        help=f"network families (default: all of {', '.join(FAMILIES)}, "
-                        "unless --network is given); 'best' exists for n <= 16")
-    parser.add_argument("--network", nargs="+", default=[], metavar="FILE",
-                        help="network files (e.g. SorterHunter Sort_32_185_14.json), run at their n")
-    parser.add_argument("--counting-max-n", type=int, default=8, metavar="N",
-                        help="also run the counting network for n <= N (default 8; 0 = never)")
-    parser.add_argument("--n", nargs="+", type=int, metavar="N",
-                        help="numbers of wires (default 4 8 16 32 64; 16 with --engine dask)")
-    parser.add_argument("--executor", nargs="+", metavar="NAME",
-                        help="circuit, neural, onnxruntime (default: all installed; "
-                        "circuit with --engine dask)")
-    parser.add_argument("--rows", type=int, help="rows per batch (default 1000000; "
-                        f"{QUICK_ROWS} with --quick; {DASK_ROWS} with --engine dask)")
-    parser.add_argument("--repeats", type=int, help="timed runs per case (default 5; 1 with --quick)")
+    parser.add_argument(
+        "--family",
+        nargs="+",
+        metavar="FAMILY",
+        help=f"network families (default: all of {', '.join(FAMILIES)}, "
+        "unless --network is given); 'best' exists for n <= 16",
+    )
+    parser.add_argument(
+        "--network",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="network files (e.g. SorterHunter Sort_32_185_14.json), run at their n",
+    )
+    parser.add_argument(
+        "--counting-max-n",
+        type=int,
+        default=8,
+        metavar="N",
+        help="also run the counting network for n <= N (default 8; 0 = never)",
+    )
+    parser.add_argument(
+        "--n",
+        nargs="+",
+        type=int,
+        metavar="N",
+        help="numbers of wires (default 4 8 16 32 64; 16 with --engine dask)",
+    )
+    parser.add_argument(
+        "--executor",
+        nargs="+",
+        metavar="NAME",
+        help="circuit, neural, onnxruntime (default: all installed; circuit with --engine dask)",
+    )
+    parser.add_argument(
+        "--rows",
+        type=int,
+        help="rows per batch (default 1000000; "
+        f"{QUICK_ROWS} with --quick; {DASK_ROWS} with --engine dask)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="timed runs per case (default 5; 1 with --quick)"
+    )
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
-    parser.add_argument("--quick", action="store_true", help=f"short run: {QUICK_ROWS} rows, 1 repeat")
+    parser.add_argument(
+        "--quick", action="store_true", help=f"short run: {QUICK_ROWS} rows, 1 repeat"
+    )
     parser.add_argument("--dtype", default="float32", help="batch dtype (default float32)")
     parser.add_argument("--lowering", default="relu", help="lowering for the neural executors")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the batch")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
-    parser.add_argument("--json", metavar="PATH|-", help="write results and machine details as JSON")
+    parser.add_argument(
+        "--json", metavar="PATH|-", help="write results and machine details as JSON"
+    )
     parser.add_argument("--csv", metavar="PATH|-", help="write results as CSV")
     parser.add_argument("--plot", metavar="OUT.png|svg", help="plot rows/s against n (matplotlib)")
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help="progress bar on stderr (default: when stderr is a terminal)")
-    parser.add_argument("--engine", choices=("memory", "dask"), default="memory",
-                        help="memory: batches in RAM (default); dask: lazily generated chunks")
-    parser.add_argument("--chunk-rows", type=int, default=1 << 20,
-                        help="rows per dask chunk (default 1048576)")
-    parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="dask.distributed scheduler address (default: local threads)")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: when stderr is a terminal)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("memory", "dask"),
+        default="memory",
+        help="memory: batches in RAM (default); dask: lazily generated chunks",
+    )
+    parser.add_argument(
+        "--chunk-rows", type=int, default=1 << 20, help="rows per dask chunk (default 1048576)"
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="dask.distributed scheduler address (default: local threads)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -72,9 +116,14 @@ def _config(args: argparse.Namespace) -> Any:
     from sortnet.bench.executors import NETWORK_EXECUTORS
 
     dask = args.engine == "dask"
-    rows = args.rows if args.rows is not None else (
-        DASK_ROWS if dask else QUICK_ROWS if args.quick else 1_000_000)
-    repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5 if not dask else 1)
+    rows = (
+        args.rows
+        if args.rows is not None
+        else (DASK_ROWS if dask else QUICK_ROWS if args.quick else 1_000_000)
+    )
+    repeats = (
+        args.repeats if args.repeats is not None else (1 if args.quick else 5 if not dask else 1)
+    )
     sizes = args.n or ([16] if dask else list(DEFAULT_SIZES))
     executors = args.executor or (["circuit"] if dask else list(NETWORK_EXECUTORS))
     if args.chunk_rows < 1:
@@ -82,8 +131,14 @@ def _config(args: argparse.Namespace) -> Any:
     if args.scheduler and not dask:
         raise SortnetError("--scheduler needs --engine dask")
     return BenchConfig(
-        sizes=sizes, executors=executors, rows=rows, repeats=repeats,
-        warmup=args.warmup, dtype=args.dtype, lowering=args.lowering, seed=args.seed,
+        sizes=sizes,
+        executors=executors,
+        rows=rows,
+        repeats=repeats,
+        warmup=args.warmup,
+        dtype=args.dtype,
+        lowering=args.lowering,
+        seed=args.seed,
         memory=not args.no_memory,
     )
 
@@ -124,16 +179,21 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     config.validate()
     networks = _network_source(args, config)
-    if args.plot:
-        if Path(args.plot).suffix.lower() not in report.PLOT_SUFFIXES:
-            raise SortnetError(f"--plot needs a .png, .svg or .pdf file, got {args.plot!r}")
+    if args.plot and Path(args.plot).suffix.lower() not in report.PLOT_SUFFIXES:
+        raise SortnetError(f"--plot needs a .png, .svg or .pdf file, got {args.plot!r}")
     with progress(None, desc="bench", unit="case", enabled=args.progress) as bar:
+
         def seen(row: dict[str, Any]) -> None:
             bar.update(1)
 
         if args.engine == "dask":
-            result = run_dask_benchmark(config, networks, chunk_rows=args.chunk_rows,
-                                        scheduler=args.scheduler, on_result=seen)
+            result = run_dask_benchmark(
+                config,
+                networks,
+                chunk_rows=args.chunk_rows,
+                scheduler=args.scheduler,
+                on_result=seen,
+            )
         else:
             result = run_benchmark(config, networks, on_result=seen)
     if args.json:
@@ -145,8 +205,10 @@ def run(args: argparse.Namespace) -> int:
     if "-" not in (args.json, args.csv):
         lines = [report.table_header()] + [report.format_row(row) for row in result["results"]]
         lines.append(report.machine_line(result["machine"]))
-        lines.append("vs sort = np.sort median time / executor median time, same run, same data; "
-                     f"peak MB by {result['results'][0]['memory_method'] if result['results'] else '-'}")
+        lines.append(
+            "vs sort = np.sort median time / executor median time, same run, same data; "
+            f"peak MB by {result['results'][0]['memory_method'] if result['results'] else '-'}"
+        )
         print("\n".join(lines))
     wrong = [row for row in result["results"] if not row["exact"] and row["executor"] == "circuit"]
     return 1 if wrong else 0
