@@ -1,8 +1,9 @@
 """The activation registry: every per-unit activation a compiled model may use.
 
 Each activation is defined once, here: its formula (for summaries and diagrams),
-a pure reference function, an in-place numpy kernel (for the executor) and an
-ONNX emitter (for :meth:`~sortnet.model.CompiledModel.to_onnx`). Adding an
+a pure reference function, an in-place numpy kernel (for the executor), an
+ONNX emitter (for :meth:`~sortnet.model.CompiledModel.to_onnx`) and a scalar
+expression template for the generated numba kernels (:mod:`sortnet.model_kernels`). Adding an
 activation means adding one :class:`Activation` to :data:`ACTIVATIONS`; nothing
 else switches on activation names.
 """
@@ -36,6 +37,10 @@ class Activation:
         Overwrites its (contiguous) argument with the activation of it.
     onnx : callable
         Emits ONNX nodes (see :data:`OnnxEmitter`).
+    scalar : str
+        A Python expression of one scalar, compiled by numba in generated kernels:
+        ``{z}`` is the pre-activation, ``{zero}`` and ``{one}`` name constants of
+        the run's dtype (a bare ``0.0`` would promote float32 arithmetic to float64).
     """
 
     name: str
@@ -43,6 +48,7 @@ class Activation:
     reference: Callable[[np.ndarray], np.ndarray]
     inplace: Callable[[np.ndarray], None]
     onnx: OnnxEmitter
+    scalar: str
 
     def __repr__(self) -> str:
         return f"<Activation {self.name}: {self.formula}>"
@@ -105,16 +111,29 @@ ACTIVATIONS: dict[str, Activation] = {
     a.name: a
     for a in (
         Activation(
-            "identity", "z", lambda z: np.array(z, copy=True), _identity_inplace, _onnx_identity
+            "identity",
+            "z",
+            lambda z: np.array(z, copy=True),
+            _identity_inplace,
+            _onnx_identity,
+            "{z}",
         ),
-        Activation("abs", "|z|", np.abs, _abs_inplace, _onnx_abs),
-        Activation("relu", "max(z, 0)", lambda z: np.maximum(z, 0), _relu_inplace, _onnx_relu),
+        Activation("abs", "|z|", np.abs, _abs_inplace, _onnx_abs, "abs({z})"),
+        Activation(
+            "relu",
+            "max(z, 0)",
+            lambda z: np.maximum(z, 0),
+            _relu_inplace,
+            _onnx_relu,
+            "max({z}, {zero})",
+        ),
         Activation(
             "step",
             "1[z >= 0]",
             lambda z: (z >= 0).astype(np.result_type(z, 1.0)),
             _step_inplace,
             _onnx_step,
+            "{one} if {z} >= {zero} else {zero}",
         ),
         Activation(
             "indicator",
@@ -122,6 +141,7 @@ ACTIVATIONS: dict[str, Activation] = {
             lambda z: (np.abs(z) <= 1).astype(np.result_type(z, 1.0)),
             _indicator_inplace,
             _onnx_indicator,
+            "{one} if abs({z}) <= {one} else {zero}",
         ),
     )
 }

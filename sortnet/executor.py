@@ -1,20 +1,31 @@
-"""The neural executor: run a :class:`~sortnet.model.CompiledModel` on a batch in numpy.
+"""The neural executor: run a :class:`~sortnet.model.CompiledModel` on a batch.
 
-It computes exactly what the layers say (matmul, bias, activation per unit, skip)
-and nothing else, only arranged to be fast:
+Two engines compute exactly what the layers say (weighted sums, bias, activation
+per unit, skip) and nothing else:
 
-* rows are processed in chunks small enough to stay in cache, so memory stays
-  bounded whatever the batch size; chunks run on a few threads (numpy releases
-  the GIL), each with single-threaded BLAS (:mod:`sortnet._blas`) and its own
-  preallocated buffers, reused for every layer and chunk;
-* a group of units with the same activation is one in-place numpy call on a
-  slice (compilers order units by activation);
-* each matrix is used dense (BLAS, stored transposed so the product is a plain
-  ``rows x in @ in x units`` GEMM) or as a scipy CSR array, whichever is cheaper
-  for its size and density (decided once per model and dtype, cached on the model).
+* ``numba`` (:mod:`sortnet.model_kernels`): the model's non-zero weights written
+  out as one straight-line kernel per model, compiled once and cached; about
+  10x faster than numpy on comparator models. The default when numba is
+  installed, the model has at most ``model_kernels.MAX_TERMS`` non-zero weights
+  and either the kernel is already compiled (in this process or on disk) or the
+  batch has at least ``model_kernels.AUTO_MIN_ELEMENTS`` values (a first compile
+  takes seconds: 3 s for bitonic n=16, 12 s for n=32 with ``relu``).
+* ``numpy``, the tested fallback, arranged to be fast: each chunk runs through
+  its own preallocated buffers, reused for every layer, with single-threaded
+  BLAS per thread (:mod:`sortnet._blas`); a group of units with the same
+  activation is one in-place numpy call on a slice (compilers order units by
+  activation); each matrix is used dense (BLAS, stored transposed so the
+  product is a plain ``rows x in @ in x units`` GEMM) or as a scipy CSR array,
+  whichever is cheaper for its size and density (decided once per model and
+  dtype, cached on the model).
 
-Sparse and dense products add the same terms; only the summation order can differ,
-which the exactness contract of :class:`~sortnet.model.CompiledModel` allows for.
+Both engines share the rest: rows are processed in chunks small enough to stay
+in cache, so memory stays bounded whatever the batch size; chunks run on a few
+threads (numpy and the numba kernels release the GIL); every chunk is checked
+(NaN, infinity, overflow limit, model bound) before it runs. Sparse,
+dense and generated products add the same non-zero terms; only the summation
+order can differ, which the exactness contract of
+:class:`~sortnet.model.CompiledModel` allows for.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from sortnet import model_kernels
 from sortnet._blas import set_thread_local_blas_threads
 from sortnet.activations import ACTIVATIONS
 from sortnet.errors import InputError
@@ -201,6 +213,7 @@ def run(
     dtype: Any = None,
     chunk_rows: int | None = None,
     threads: int | None = None,
+    engine: str = "auto",
 ) -> np.ndarray:
     """Run ``model`` on the rows of ``X``: the neural executor.
 
@@ -216,6 +229,11 @@ def run(
         Rows per chunk (default: as many as fit ~512 KiB per buffer).
     threads : int, optional
         Worker threads (default :func:`default_threads`); 1 runs in the caller.
+    engine : {"auto", "numba", "numpy"}
+        ``"numba"`` runs the generated kernel (compiling it on first use),
+        ``"numpy"`` the matrix products; ``"auto"`` picks numba when it is
+        installed and worth it (see the module notes). Same checks and results
+        either way, up to summation order.
 
     Returns
     -------
@@ -226,12 +244,17 @@ def run(
     InputError
         Wrong shape or width, non-numeric data, NaN or infinity, or a value the
         model cannot handle (see :class:`~sortnet.model.CompiledModel`).
+    SortnetError
+        Unknown engine, or ``engine="numba"`` without numba or for a model above
+        ``model_kernels.MAX_TERMS`` non-zero weights.
 
     Examples
     --------
     >>> import compilers, sortnet
     >>> model = compilers.compile(sortnet.Network.from_comparators(3, [(0, 1), (1, 2), (0, 1)]))
     >>> run(model, np.array([[2.0, -1.0, 0.5]]))
+    array([[-1. ,  0.5,  2. ]])
+    >>> run(model, np.array([[2.0, -1.0, 0.5]]), engine="numpy")
     array([[-1. ,  0.5,  2. ]])
     >>> run(model, np.zeros((1, 4)))
     Traceback (most recent call last):
@@ -240,13 +263,20 @@ def run(
     """
     array, single = _check_input(model, X, dtype)
     dtype = array.dtype
-    steps = model._plans.get(dtype)
-    if steps is None:
-        steps = model._plans[dtype] = _plan(model, dtype)
+    kernel = None
+    steps: list[_Step] = []
+    if model_kernels.use_numba(model, array, engine):
+        kernel = model_kernels.get_kernel(model, dtype)
+        # Only the input and output chunks are buffers here (the kernel keeps a block).
+        width = model.n + model.n_outputs
+    else:
+        steps = model._plans.get(dtype) or []
+        if not steps:
+            steps = model._plans[dtype] = _plan(model, dtype)
+        width = max([model.n] + [max(s.units, s.outputs) for s in steps])
     limit, reason = _limit(model, dtype)
     batch = array.shape[0]
     result = np.empty((batch, model.n_outputs), dtype=dtype)
-    width = max([model.n] + [max(s.units, s.outputs) for s in steps])
     if chunk_rows is None:
         chunk_rows = max(256, CHUNK_BYTES // (width * dtype.itemsize))
     chunk_rows = max(1, min(int(chunk_rows), batch))
@@ -254,9 +284,12 @@ def run(
     threads = max(1, min(default_threads() if threads is None else int(threads), len(starts)))
 
     def work(part: int) -> tuple[int, InputError] | None:
-        if threads > 1:
-            set_thread_local_blas_threads(1)
-        worker = _Worker(steps, model.n, chunk_rows, dtype)
+        if kernel is not None:
+            worker: Any = kernel  # releases the GIL, so threads run in parallel
+        else:
+            if threads > 1:
+                set_thread_local_blas_threads(1)
+            worker = _Worker(steps, model.n, chunk_rows, dtype)
         for start in starts[part::threads]:
             chunk = array[start : start + chunk_rows]
             # min/max propagate NaN, so two reductions screen NaN, inf and out-of-range.

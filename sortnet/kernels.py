@@ -6,13 +6,11 @@ compare-exchange per comparator, store the outputs. numba compiles that source
 with LLVM, over all rows with ``prange`` (both cores), and caches the machine code
 on disk, so a network is compiled once per machine.
 
-Two layouts, chosen by ``n`` (measured on a 2-core AVX-512 machine, see the README):
-
-* ``rows`` (``n < COLUMNS_MIN_N``): each row's values live in registers; scalar
-  min/max per comparator. Fastest while the ``n`` values fit in the 32 registers.
-* ``columns`` (larger ``n``): blocks of ``BLOCK_ROWS`` rows are transposed into a
-  small buffer, so each comparator becomes a packed min/max over 16 rows at a time
-  (LLVM vectorises the row loop); registers no longer spill.
+Three layouts (:mod:`sortnet.kernels_codegen`), chosen from ``n`` and the value size:
+``tiles`` (n <= 32 and a multiple of 4: blocks of 16 rows are transposed with vector
+shuffles so that each comparator is one packed min/max over 16 rows), ``rows``
+(each row's values in registers, scalar min/max; odd n and selection networks) and
+``columns`` (n >= 48: a plain transposed buffer, so 48+ values do not spill).
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.kernels_numba`), so each output row is a permutation of
@@ -47,8 +45,10 @@ from sortnet.kernels_codegen import (
     BLOCK_ROWS,
     CODEGEN_VERSION,
     COLUMNS_MIN_N,
+    TILES_MAX_N,
     kernel_source,
     layout_for,
+    tile_lanes,
 )
 from sortnet.network import Network
 
@@ -59,6 +59,7 @@ __all__ = [
     "CODEGEN_VERSION",
     "COLUMNS_MIN_N",
     "KERNEL_DTYPES",
+    "TILES_MAX_N",
     "argsort_into",
     "cache_dir",
     "cache_info",
@@ -69,6 +70,7 @@ __all__ = [
     "layout_for",
     "numba_available",
     "sort_into",
+    "tile_lanes",
     "use_kernel",
 ]
 
@@ -153,18 +155,20 @@ def _source_path(source: str) -> Path:
     return cache_dir() / f"sortnet_kernel_{digest}.py"
 
 
-def _module_key(net: Network, kind: str, layout: str | None) -> tuple[Any, ...]:
-    layout = "rows" if kind == "argsort" else (layout or layout_for(net.n))
-    return (kind, layout, net.n, tuple(net.comparators), tuple(net.output_wires))
+def _module_key(net: Network, kind: str, layout: str | None, itemsize: int) -> tuple[Any, ...]:
+    layout = "rows" if kind == "argsort" else (layout or layout_for(net, itemsize))
+    # Only the tiles layout depends on the value size (its tile width).
+    size = itemsize if layout == "tiles" else 0
+    return (kind, layout, size, net.n, tuple(net.comparators), tuple(net.output_wires))
 
 
-def _load_module(net: Network, kind: str, layout: str | None) -> Any:
+def _load_module(net: Network, kind: str, layout: str | None, itemsize: int) -> Any:
     """Write (once) and import the generated module of ``net``; cached in memory."""
-    key = _module_key(net, kind, layout)
+    key = _module_key(net, kind, layout, itemsize)
     module = _modules.get(key)
     if module is not None:
         return module
-    source = kernel_source(net, kind, layout)
+    source = kernel_source(net, kind, key[1], itemsize)
     path = _source_path(source)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -188,9 +192,9 @@ def _load_module(net: Network, kind: str, layout: str | None) -> Any:
     return module
 
 
-def _disk_cached(net: Network, kind: str) -> bool:
+def _disk_cached(net: Network, kind: str, itemsize: int) -> bool:
     """Whether numba has machine code for this network on disk (so no compile is needed)."""
-    path = _source_path(kernel_source(net, kind, None))
+    path = _source_path(kernel_source(net, kind, None, itemsize))
     return any((path.parent / "__pycache__").glob(f"{path.stem}.*.nbi"))
 
 
@@ -217,8 +221,8 @@ def get_kernel(
     kind : {"sort", "argsort"}
     parallel : bool
         Split rows over all cores (default), or run on the calling thread only.
-    layout : {"rows", "columns"}, optional
-        Default :func:`layout_for` ``(net.n)``.
+    layout : {"tiles", "rows", "columns"}, optional
+        Default :func:`layout_for` ``(net, dtype.itemsize)``.
 
     Returns
     -------
@@ -240,9 +244,9 @@ def get_kernel(
         raise SortnetError(f"no compiled kernel for dtype {dtype}; the numpy executor handles it")
     if not numba_available():
         raise SortnetError("compiled kernels need numba (pip install numba)")
-    key = (*_module_key(net, kind, layout), dtype.str, parallel)
+    key = (*_module_key(net, kind, layout, dtype.itemsize), dtype.str, parallel)
     with _lock:
-        module = _load_module(net, kind, layout)
+        module = _load_module(net, kind, layout, dtype.itemsize)
         function = module.kernel_parallel if parallel else module.kernel_serial
         if key in _compiled:
             _stats["hits"] += 1
@@ -277,10 +281,10 @@ def use_kernel(
         return False
     if X.size >= AUTO_MIN_ELEMENTS:
         return True
-    key = (*_module_key(net, kind, None), X.dtype.str)
+    key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
     if any(done[:-1] == key for done in _compiled):
         return True
-    return _disk_cached(net, kind)
+    return _disk_cached(net, kind, X.dtype.itemsize)
 
 
 def sort_into(

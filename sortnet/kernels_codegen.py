@@ -2,7 +2,16 @@
 
 :func:`kernel_source` is what :mod:`sortnet.kernels` writes to its cache directory
 and numba compiles; it is plain text, so it can be read, diffed and tested without
-numba. See :mod:`sortnet.kernels` for the layouts and their measured trade-offs.
+numba. Three layouts (timings: README, Benchmarks):
+
+* ``tiles`` (n <= 32, n a multiple of the tile width, all outputs kept): blocks of
+  ``L`` rows (``L`` = 16 for 4-byte values, 8 for 8-byte ones, smaller when ``n``
+  needs it) are transposed with vector shuffles into an ``(n, L)`` buffer, every
+  comparator is then one packed min/max over ``L`` rows, and the block is shuffled
+  back. Leftover rows (fewer than ``L``) take the ``rows`` code.
+* ``rows``: each row's values live in registers; one scalar min/max per comparator.
+* ``columns`` (n >= 48): like ``tiles`` with a plain-loop transpose over 64-row
+  blocks; the buffer keeps LLVM from spilling 48+ values held in registers.
 """
 
 from __future__ import annotations
@@ -12,25 +21,54 @@ from sortnet.network import Network
 
 #: From this many wires on, the ``columns`` layout is used.
 COLUMNS_MIN_N = 48
+#: Up to this many wires, the ``tiles`` layout is used when ``n`` allows it.
+TILES_MAX_N = 32
+LAYOUTS = ("tiles", "rows", "columns")
 #: Rows per transposed block in the ``columns`` layout (a 64 x 64 float32 block is 16 KB).
 BLOCK_ROWS = 64
 #: Bump when the generated code or :mod:`sortnet.kernels_numba` changes: it is part of
 #: the source, hence of the file name, so stale machine code on disk is never reused.
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 2
 
 
-def layout_for(n: int) -> str:
-    """``"rows"`` below :data:`COLUMNS_MIN_N` wires, ``"columns"`` from there on.
+def tile_lanes(n: int, itemsize: int) -> int:
+    """Rows per tile: the largest power of two dividing ``n`` that fits 64 bytes (max 16).
 
     Examples
     --------
-    >>> layout_for(16), layout_for(64)
-    ('rows', 'columns')
+    >>> tile_lanes(16, 4), tile_lanes(32, 8), tile_lanes(12, 4), tile_lanes(7, 4)
+    (16, 8, 4, 1)
     """
-    return "rows" if n < COLUMNS_MIN_N else "columns"
+    lanes = min(16, max(1, 64 // itemsize))
+    while lanes > 1 and n % lanes:
+        lanes //= 2
+    return lanes
 
 
-def kernel_source(net: Network, kind: str = "sort", layout: str | None = None) -> str:
+def layout_for(net: Network, itemsize: int = 4, kind: str = "sort") -> str:
+    """The layout a kernel of ``net`` uses for values of ``itemsize`` bytes.
+
+    Examples
+    --------
+    >>> from sortnet.generators import network
+    >>> [layout_for(network("bitonic", n)) for n in (5, 8, 32, 64)]
+    ['rows', 'tiles', 'tiles', 'columns']
+    """
+    if kind == "argsort":
+        return "rows"
+    if (
+        net.n <= TILES_MAX_N
+        and tile_lanes(net.n, itemsize) >= 4
+        and len(net.output_wires) == net.n
+        and itemsize in (4, 8)
+    ):
+        return "tiles"
+    return "rows" if net.n < COLUMNS_MIN_N else "columns"
+
+
+def kernel_source(
+    net: Network, kind: str = "sort", layout: str | None = None, itemsize: int = 4
+) -> str:
     """The Python source of the kernels for ``net`` (what numba compiles).
 
     The module defines ``kernel_parallel(X, Y)`` (rows split over all cores) and
@@ -44,13 +82,15 @@ def kernel_source(net: Network, kind: str = "sort", layout: str | None = None) -
     net : Network
         A comparator network.
     kind : {"sort", "argsort"}
-    layout : {"rows", "columns"}, optional
-        Default :func:`layout_for` ``(net.n)``; argsort always uses ``rows``.
+    layout : {"tiles", "rows", "columns"}, optional
+        Default :func:`layout_for` ``(net, itemsize)``; argsort always uses ``rows``.
+    itemsize : int
+        Bytes per value (the ``tiles`` layout depends on it).
 
     Examples
     --------
     >>> net = Network.from_comparators(2, [(0, 1)])
-    >>> print(kernel_source(net).split("\\n\\n\\n")[1])
+    >>> print(kernel_source(net, layout="rows").split("\\n\\n\\n")[1])
     @njit(parallel=True, cache=True, boundscheck=False, nogil=True)
     def kernel_parallel(X, Y):
         for r in prange(X.shape[0]):
@@ -63,23 +103,33 @@ def kernel_source(net: Network, kind: str = "sort", layout: str | None = None) -
     _check_network(net)
     if kind not in ("sort", "argsort"):
         raise SortnetError(f"unknown kernel kind {kind!r}; choose sort or argsort")
-    layout = "rows" if kind == "argsort" else (layout or layout_for(net.n))
-    if layout not in ("rows", "columns"):
-        raise SortnetError(f"unknown kernel layout {layout!r}; choose rows or columns")
+    layout = "rows" if kind == "argsort" else (layout or layout_for(net, itemsize))
+    if layout not in LAYOUTS:
+        raise SortnetError(f"unknown kernel layout {layout!r}; choose tiles, rows or columns")
+    lanes = tile_lanes(net.n, itemsize)
+    if layout == "tiles" and (lanes < 2 or itemsize not in (4, 8) or len(net.outputs) != net.n):
+        raise SortnetError(
+            f"the tiles layout needs all outputs, 4- or 8-byte values and an even n "
+            f"(n={net.n}, {itemsize}-byte values, {len(net.outputs)} outputs)"
+        )
     header = (
         f"# Generated by sortnet.kernels: {kind} kernel, {layout} layout, n={net.n}, "
-        f"{net.size} comparators, outputs {net.output_wires}, codegen {CODEGEN_VERSION}. "
-        "Do not edit.\n"
+        f"{net.size} comparators, outputs {net.output_wires}, codegen {CODEGEN_VERSION}"
+        + (f", {lanes}-row tiles. " if layout == "tiles" else ". ")
+        + "Do not edit.\n"
         "import numpy as np\n"
         "from numba import njit, prange\n\n"
-        "from sortnet.kernels_numba import cmpx, cmpx_index"
+        "from sortnet.kernels_numba import cmpx, cmpx_index, transpose_tile"
     )
     parts = [header]
     for name, loop, options in (
         ("kernel_parallel", "prange", "parallel=True, "),
         ("kernel_serial", "range", ""),
     ):
-        body = (_columns_body if layout == "columns" else _rows_body)(net, kind, loop)
+        if layout == "tiles":
+            body = _tiles_body(net, loop, lanes)
+        else:
+            body = (_columns_body if layout == "columns" else _rows_body)(net, kind, loop)
         decorator = f"@njit({options}cache=True, boundscheck=False, nogil=True)"
         parts.append("\n".join([decorator, f"def {name}(X, Y):", *body]))
     return "\n\n\n".join(parts) + "\n"
@@ -104,6 +154,30 @@ def _rows_body(net: Network, kind: str, loop: str) -> list[str]:
     stored = "p" if kind == "argsort" else "v"
     lines += [f"{ind}Y[r, {p}] = {stored}{w}" for p, w in enumerate(net.output_wires)]
     return lines
+
+
+def _tiles_body(net: Network, loop: str, lanes: int) -> list[str]:
+    n, ind = net.n, " " * 12
+    lines = [
+        f"    full = X.shape[0] // {lanes}",
+        f"    for block in {loop}(full):",
+        f"        r0 = block * {lanes}",
+        f"        T = np.empty(({n}, {lanes}), X.dtype)",
+    ]
+    # T[c + j, i] = X[r0 + i, c + j]: one lanes x lanes tile per group of columns.
+    lines += [f"        transpose_tile(X, r0, {c}, T, {c}, 0, {lanes})" for c in range(0, n, lanes)]
+    lines += [f"        for r in range({lanes}):"]  # one packed min/max per comparator
+    lines += [f"{ind}v{w} = T[{w}, r]" for w in range(n)]
+    lines += _network_lines(net, "sort", ind)
+    lines += [f"{ind}T[{p}, r] = v{w}" for p, w in enumerate(net.output_wires)]
+    lines += [f"        transpose_tile(T, {c}, 0, Y, r0, {c}, {lanes})" for c in range(0, n, lanes)]
+    # The last X.shape[0] % lanes rows, one at a time.
+    rows = _rows_body(net, "sort", "range")
+    return (
+        lines
+        + [rows[0].replace("range(X.shape[0])", f"range(full * {lanes}, X.shape[0])")]
+        + rows[1:]
+    )
 
 
 def _columns_body(net: Network, kind: str, loop: str) -> list[str]:

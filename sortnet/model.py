@@ -347,9 +347,12 @@ class CompiledModel:
         dtype: Any = None,
         chunk_rows: int | None = None,
         threads: int | None = None,
+        engine: str = "auto",
     ) -> np.ndarray:
         """Run the neural executor; see :func:`sortnet.executor.run`.
 
+        ``engine`` is ``"auto"`` (numba's generated kernel when installed and
+        worth compiling, else numpy), ``"numba"`` or ``"numpy"``.
         A ``dask.array`` gives a lazy dask array (see :mod:`sortnet.dask_engine`).
         """
         from sortnet import dask_engine
@@ -357,7 +360,7 @@ class CompiledModel:
 
         if dask_engine.is_dask_array(X):
             return dask_engine.run_model(self, X, dtype=dtype, chunk_rows=chunk_rows)
-        return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads)
+        return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads, engine=engine)
 
     def forward_reference(self, X: np.ndarray) -> np.ndarray:
         """Layer-by-layer :meth:`Layer.forward` in float64: slow, obviously literal."""

@@ -1,8 +1,9 @@
 """``sortnet bench --engine dask``: sort a batch that is generated chunk by chunk.
 
-The batch (default 10**8 rows) never exists in memory at once: ``dask.array.random``
-generates each chunk inside the task that sorts it, and each task reduces its
-sorted chunk to a count of correctly ordered rows, so only counts travel back.
+The batch (default 10**8 rows of uniform float32) never exists in memory at once:
+``dask.array.random`` generates each chunk inside the task that sorts it, and each task reduces its
+sorted chunk to a count of out-of-order neighbours (0 when sorted), so only counts
+travel back.
 Three graphs run on the same lazily generated data: generation alone (the floor),
 ``np.sort`` per chunk, and each network executor per chunk. Times include
 generation; the table also shows them with the generation time subtracted.
@@ -21,17 +22,17 @@ from sortnet.errors import SortnetError
 from sortnet.network import Network
 
 
-def _sorted_rows(block: np.ndarray) -> np.ndarray:
-    """How many rows of the block are in non-decreasing order (a 1-element array)."""
-    ok = (
-        np.all(block[:, 1:] >= block[:, :-1], axis=1) if block.shape[1] > 1 else np.ones(len(block))
-    )
-    return np.array([int(np.count_nonzero(ok))])
+def _disorder(block: np.ndarray) -> np.ndarray:
+    """How many neighbouring pairs of the block's rows are out of order (1-element array).
+
+    A flat ``count_nonzero`` is much faster than a per-row ``all(axis=1)`` on short rows.
+    """
+    return np.array([np.count_nonzero(block[:, 1:] < block[:, :-1])])
 
 
 def _count(Y: Any) -> Any:
     return Y.map_blocks(
-        _sorted_rows, chunks=((1,) * Y.numblocks[0],), drop_axis=1, dtype=np.int64
+        _disorder, chunks=((1,) * Y.numblocks[0],), drop_axis=1, dtype=np.int64
     ).sum()
 
 
@@ -85,7 +86,7 @@ def run_dask_benchmark(
         floor: float | None,
         note: str = "",
     ) -> dict[str, Any]:
-        X = da.random.default_rng(config.seed + n).standard_normal(
+        X = da.random.default_rng(config.seed + n).random(
             (config.rows, n), chunks=(chunk_rows, n), dtype=np.float32
         )
         graph = _count(build(X))
@@ -134,7 +135,7 @@ def run_dask_benchmark(
             "rows_per_s": config.rows / median,
             "ratio_vs_np_sort": None if base is None else base / median,
             "max_abs_error": 0.0 if exact else float("inf"),
-            "exact": exact and (executor == "generate" or int(count) == config.rows),
+            "exact": exact and (executor == "generate" or int(count) == 0),
             "peak_mb": round(peak, 1),
             "input_mb": 0.0,
             "output_mb": 0.0,

@@ -13,6 +13,7 @@ from sortnet.bench.runner import COLUMNS
 from sortnet.errors import SortnetError
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+REFS = ("np.sort", "torch.sort")
 
 
 def _clean(value: Any) -> Any:
@@ -51,6 +52,49 @@ def to_csv(report: dict[str, Any]) -> str:
     for row in report["results"]:
         writer.writerow(row)
     return buffer.getvalue()
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    """A Markdown table: one line per network and n, median ms and ratio per executor.
+
+    Examples
+    --------
+    >>> rows = [{"network": "np.sort", "n": 8, "executor": "np.sort", "median_s": 0.04,
+    ...          "ratio_vs_np_sort": 1.0, "exact": True},
+    ...         {"network": "best", "n": 8, "executor": "circuit", "median_s": 0.01,
+    ...          "ratio_vs_np_sort": 4.0, "exact": True, "size": 19, "depth": 6}]
+    >>> print(to_markdown({"results": rows}))
+    | network | n | size / depth | np.sort ms | circuit ms (vs np.sort) |
+    | --- | ---: | ---: | ---: | ---: |
+    | best | 8 | 19 / 6 | 40.0 | 10.0 (**4.00x**) |
+    """
+    rows = report["results"]
+    executors = [e for e in dict.fromkeys(r["executor"] for r in rows) if e != "np.sort"]
+    base = {r["n"]: r["median_s"] for r in rows if r["executor"] == "np.sort"}
+    cases = dict.fromkeys((r["network"], r["n"]) for r in rows if r["executor"] not in REFS)
+    cells = {(r["network"], r["n"], r["executor"]): r for r in rows}
+    head = ["network", "n", "size / depth", "np.sort ms"] + [
+        f"{e} ms (vs np.sort)" for e in executors
+    ]
+    lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+    for network, n in cases:
+        first = next(r for r in rows if r["network"] == network and r["n"] == n)
+        line = [
+            network,
+            str(n),
+            f"{first.get('size')} / {first.get('depth')}",
+            f"{base.get(n, float('nan')) * 1e3:.1f}",
+        ]
+        for executor in executors:
+            row = cells.get((network, n, executor)) or cells.get((executor, n, executor))
+            if row is None:
+                line.append("-")
+                continue
+            ratio = row["ratio_vs_np_sort"]
+            mark = f"**{ratio:.2f}x**" if ratio >= 1 else f"{ratio:.2f}x"
+            line.append(f"{row['median_s'] * 1e3:.1f} ({mark})" + ("" if row["exact"] else " ~"))
+        lines.append("| " + " | ".join(line) + " |")
+    return "\n".join(lines)
 
 
 def format_row(row: dict[str, Any]) -> str:

@@ -70,6 +70,7 @@ class BenchConfig:
     lowering: str | None = "relu"
     seed: int = 0
     memory: bool = True
+    budget_s: float = 10.0
 
     def validate(self) -> None:
         """Refuse impossible settings with a message naming the setting."""
@@ -102,9 +103,12 @@ def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:
 
 
 def time_calls(
-    run: Runner, X: np.ndarray, *, warmup: int, repeats: int
+    run: Runner, X: np.ndarray, *, warmup: int, repeats: int, budget_s: float = float("inf")
 ) -> tuple[list[float], np.ndarray]:
     """Wall times of ``repeats`` calls after ``warmup`` untimed ones, and the last output.
+
+    When a warm-up call takes longer than ``budget_s``, only one timed call follows
+    (a slow executor would otherwise dominate the whole run).
 
     Examples
     --------
@@ -114,8 +118,12 @@ def time_calls(
     """
     out = None
     for _ in range(warmup):
+        start = time.perf_counter()
         out = run(X)
         del out
+        if time.perf_counter() - start > budget_s:
+            repeats = 1
+            break
     times = []
     for _ in range(repeats):
         out = None
@@ -153,7 +161,9 @@ def measure(
     ``peak_mb`` is the resident memory at the peak of one more call, above
     ``baseline_mb`` (taken after set-up, before the first call; ``X`` resident).
     """
-    times, out = time_calls(run, X, warmup=config.warmup, repeats=config.repeats)
+    times, out = time_calls(
+        run, X, warmup=config.warmup, repeats=config.repeats, budget_s=config.budget_s
+    )
     reference_out = out if expected is None else expected
     error = _max_error(out, reference_out)
     exact = bool(out.shape == reference_out.shape and np.array_equal(out, reference_out))
@@ -183,7 +193,7 @@ def measure(
         "output_mb": round(X.shape[0] * n * X.itemsize / 2**20, 1),
         "memory_method": method,
         "setup_s": round(setup_s, 3),
-        "repeats": config.repeats,
+        "repeats": len(times),
         "note": note,
     }
 

@@ -36,8 +36,8 @@ def register(subparsers: Any) -> None:
         "--family",
         nargs="+",
         metavar="FAMILY",
-        help=f"network families (default: all of {', '.join(FAMILIES)}, "
-        "unless --network is given); 'best' exists for n <= 16",
+        help=f"network families (default: all of {', '.join(FAMILIES)}, unless --network "
+        "is given; best with --engine dask); 'best' exists for n <= 16",
     )
     parser.add_argument(
         "--network",
@@ -82,11 +82,21 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--dtype", default="float32", help="batch dtype (default float32)")
     parser.add_argument("--lowering", default="relu", help="lowering for the neural executors")
     parser.add_argument("--seed", type=int, default=0, help="random seed of the batch")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="a case whose warm-up call takes longer is timed once (default 10)",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument(
         "--json", metavar="PATH|-", help="write results and machine details as JSON"
     )
     parser.add_argument("--csv", metavar="PATH|-", help="write results as CSV")
+    parser.add_argument(
+        "--markdown", metavar="PATH|-", help="write a Markdown table (as in the README)"
+    )
     parser.add_argument("--plot", metavar="OUT.png|svg", help="plot rows/s against n (matplotlib)")
     parser.add_argument(
         "--progress",
@@ -140,6 +150,7 @@ def _config(args: argparse.Namespace) -> Any:
         lowering=args.lowering,
         seed=args.seed,
         memory=not args.no_memory,
+        budget_s=args.budget,
     )
 
 
@@ -149,7 +160,9 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
     from sortnet.generators import FAMILIES
 
     files = [(Path(path).stem, sortnet.load_network(path)) for path in args.network]
-    families = args.family if args.family is not None else ([] if files else list(FAMILIES))
+    dask = args.engine == "dask"
+    default = ["best"] if args.engine == "dask" else list(FAMILIES)
+    families = args.family if args.family is not None else ([] if files else default)
     unknown = [name for name in families if name not in FAMILIES]
     if unknown:
         raise SortnetError(f"unknown family {unknown[0]!r}; choose from {', '.join(FAMILIES)}")
@@ -165,7 +178,7 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
             except SortnetError as error:  # e.g. no best-known network past 16 wires
                 print(f"sortnet bench: skipping {family} n={n}: {error}", file=sys.stderr)
         yield from ((label, net) for label, net in files if net.n == n)
-        if n <= args.counting_max_n and args.family is None and not files:
+        if n <= args.counting_max_n and args.family is None and not files and not dask:
             yield "counting", sortnet.counting_network(n)
 
     return networks
@@ -200,9 +213,11 @@ def run(args: argparse.Namespace) -> int:
         report.write_text(args.json, report.to_json(result))
     if args.csv:
         report.write_text(args.csv, report.to_csv(result))
+    if args.markdown:
+        report.write_text(args.markdown, report.to_markdown(result) + "\n")
     if args.plot:
         report.plot(result, args.plot)
-    if "-" not in (args.json, args.csv):
+    if "-" not in (args.json, args.csv, args.markdown):
         lines = [report.table_header()] + [report.format_row(row) for row in result["results"]]
         lines.append(report.machine_line(result["machine"]))
         lines.append(

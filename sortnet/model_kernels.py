@@ -1,0 +1,272 @@
+"""The numba engine of the neural executor: one straight-line kernel per compiled model.
+
+Compiled weights are very sparse (a comparator unit reads two inputs), so a dense
+product spends most of its work on zeros. This module writes the model out as
+Python source with one statement per unit, built from its **non-zero** weights
+only, and lets numba compile it::
+
+    z3_5 = lin(h2_1, k0, h2_4, k1, z2_9, k2)    # z = W v + b: k0 * h2_1 + k1 * h2_4 + ...
+    h3_5 = max(z3_5, k3)                         # the unit's activation (k3 = 0)
+
+How the source is written, and why it computes what the layers do:
+:mod:`sortnet.model_codegen`. The kernel is serial and releases the GIL; the
+executor runs chunks on its own threads.
+
+Caching and size. Kernels are cached in memory per model (keyed by a hash of the
+weights, biases, activations, dtype and
+:data:`~sortnet.model_codegen.CODEGEN_VERSION`) and on disk by
+numba (the source goes to :func:`sortnet.kernels.cache_dir`), so a model compiles
+once per machine. Compiling is the cost: about 3 s for bitonic n=16 and 12 s for
+n=32 with ``relu`` (LLVM's time grows with the straight-line code). Models with
+more than :data:`MAX_TERMS` non-zero weights are therefore not compiled and run
+on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sortnet.errors import SortnetError
+from sortnet.kernels import cache_dir, numba_available
+from sortnet.model import CompiledModel
+from sortnet.model_codegen import CODEGEN_VERSION, csr, kernel_source
+
+ENGINES = ("auto", "numba", "numpy")
+#: Models with more non-zero weights than this run on numpy (compile time ~ code size).
+MAX_TERMS = 8192
+#: In ``auto`` mode a kernel not yet compiled is compiled only for this many values.
+AUTO_MIN_ELEMENTS = 1 << 22
+
+Kernel = Callable[[np.ndarray, np.ndarray], None]
+
+_kernels: dict[tuple[str, str], Kernel] = {}
+# Per model object; weak, and not in model._plans, so a pickled model (dask) carries no kernel.
+_by_model: weakref.WeakKeyDictionary[CompiledModel, dict[np.dtype, Kernel]] = (
+    weakref.WeakKeyDictionary()
+)
+_stats = {"hits": 0, "misses": 0}
+_lock = threading.Lock()
+
+
+def choose_engine(engine: str | None = "auto") -> str:
+    """Validate an engine name: ``"auto"``, ``"numba"`` or ``"numpy"``.
+
+    ``"numba"`` is refused when numba is not installed; ``"auto"`` then means numpy.
+
+    Examples
+    --------
+    >>> choose_engine("numpy")
+    'numpy'
+    >>> choose_engine("gpu")
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: unknown engine 'gpu'; choose auto, numba or numpy
+    """
+    chosen = "auto" if engine is None else str(engine).strip().lower()
+    if chosen not in ENGINES:
+        raise SortnetError(f"unknown engine {engine!r}; choose auto, numba or numpy")
+    if chosen == "numba" and not numba_available():
+        raise SortnetError("engine='numba' needs numba, which is not installed (pip install numba)")
+    if chosen == "auto" and not numba_available():
+        return "numpy"
+    return chosen
+
+
+def terms(model: CompiledModel) -> int:
+    """Number of non-zero weights the generated code would contain (its size).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> terms(compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "abs"))
+    8
+    """
+    count = model._plans.get("numba terms")  # models are immutable: count once
+    if count is None:
+        count = sum(int(csr(m).nnz) for layer in model.layers for m in layer.matrices().values())
+        model._plans["numba terms"] = count
+    return int(count)
+
+
+def compilable(model: CompiledModel) -> bool:
+    """Whether the numba engine runs ``model`` (at most :data:`MAX_TERMS` terms).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> compilable(compilers.compile(sortnet.network("bitonic", 8), "relu"))
+    True
+    """
+    return terms(model) <= MAX_TERMS
+
+
+def fingerprint(model: CompiledModel, dtype: Any) -> str:
+    """Hash of everything the kernel computes from: weights, biases, activations, dtype.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "abs")
+    >>> fingerprint(model, np.float32) == fingerprint(model, np.float64)
+    False
+    """
+    dtype = np.dtype(dtype)
+    cached = model._plans.get(("numba digest", dtype))
+    if cached is not None:
+        return str(cached)
+    digest = hashlib.sha256(f"{CODEGEN_VERSION} {dtype.str}".encode())
+    for layer in model.layers:
+        digest.update(("|".join(layer.activations) + ";").encode())
+        digest.update(np.ascontiguousarray(layer.bias, dtype=np.float64).tobytes())
+        for name, matrix in layer.matrices().items():
+            sparse = csr(matrix)
+            digest.update(f"{name}{sparse.shape}".encode())
+            for part in (sparse.indptr, sparse.indices, sparse.data):
+                digest.update(np.ascontiguousarray(part).tobytes())
+    model._plans[("numba digest", dtype)] = digest.hexdigest()[:24]
+    return digest.hexdigest()[:24]
+
+
+def _import(source: str, digest: str) -> Any:
+    """Write ``source`` (once) to the cache directory and import it as a module."""
+    path = cache_dir() / f"sortnet_model_{digest}.py"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists() or path.read_text() != source:
+            # Write then rename: another process may be importing the same file.
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(source)
+            os.replace(tmp, path)
+    except OSError:  # an unwritable cache costs the disk cache only
+        path = Path(tempfile.mkdtemp(prefix="sortnet-models-")) / path.name
+        path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
+    """The compiled kernel ``kernel(X, Y)`` of ``model`` for ``dtype`` (cached).
+
+    Compiles (or loads numba's disk cache) on first use; later calls with the same
+    weights, from this model or an equal one, reuse it.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
+    >>> get_kernel(model, X.dtype)(X, Y); Y
+    array([[-1.,  0.,  2.,  3.]])
+    """
+    dtype = np.dtype(dtype)
+    if not numba_available():
+        raise SortnetError("the numba engine needs numba (pip install numba)")
+    if not compilable(model):
+        raise SortnetError(
+            f"model has {terms(model)} non-zero weights, more than the numba engine "
+            f"compiles ({MAX_TERMS}); use engine='numpy'"
+        )
+    with _lock:
+        cached = _by_model.get(model, {}).get(dtype)
+        if cached is not None:
+            _stats["hits"] += 1
+            return cached
+    digest = fingerprint(model, dtype)
+    with _lock:
+        kernel = _kernels.get((digest, dtype.str))
+        if kernel is None:
+            _stats["misses"] += 1
+            kernel = _import(kernel_source(model, dtype), digest).kernel
+            # Compile now (or load from disk) for C-contiguous arrays, the case we call.
+            kernel(np.zeros((1, model.n), dtype), np.zeros((1, model.n_outputs), dtype))
+            _kernels[(digest, dtype.str)] = kernel
+        else:
+            _stats["hits"] += 1
+        _by_model.setdefault(model, {})[dtype] = kernel
+    return kernel
+
+
+def is_compiled(model: CompiledModel, dtype: Any) -> bool:
+    """Whether a kernel for ``model`` in ``dtype`` is ready in this process or on disk.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> _ = get_kernel(model, np.float64); is_compiled(model, np.float64)
+    True
+    """
+    dtype = np.dtype(dtype)
+    if dtype in _by_model.get(model, {}):
+        return True
+    digest = fingerprint(model, dtype)
+    if (digest, dtype.str) in _kernels:
+        return True
+    return any((cache_dir() / "__pycache__").glob(f"sortnet_model_{digest}.*.nbi"))
+
+
+def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bool:
+    """Whether ``batch`` (already checked, C-contiguous) runs on the numba engine.
+
+    ``"numba"`` always (refusing models above :data:`MAX_TERMS`), ``"numpy"``
+    never; ``"auto"`` when the model is compilable and either its kernel is
+    already compiled (here or on disk) or the batch has at least
+    :data:`AUTO_MIN_ELEMENTS` values, so small one-off runs skip the compile.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> use_numba(model, np.zeros((2, 4)), "numpy")
+    False
+    """
+    chosen = choose_engine(engine)
+    if chosen == "numpy":
+        return False
+    if chosen == "numba":
+        return True
+    if not compilable(model):
+        return False
+    return batch.size >= AUTO_MIN_ELEMENTS or is_compiled(model, batch.dtype)
+
+
+def cache_info() -> dict[str, int]:
+    """Kernel cache counters: ``hits``, ``misses`` (compilations or disk loads), ``kernels``.
+
+    Examples
+    --------
+    >>> sorted(cache_info())
+    ['hits', 'kernels', 'misses']
+    """
+    with _lock:
+        return {**_stats, "kernels": len(_kernels)}
+
+
+def clear_cache() -> None:
+    """Forget the in-memory kernels (numba's files on disk stay).
+
+    Examples
+    --------
+    >>> clear_cache(); cache_info()["kernels"]
+    0
+    """
+    with _lock:
+        _kernels.clear()
+        _by_model.clear()
+        _stats.update(hits=0, misses=0)
