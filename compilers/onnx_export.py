@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from sortnet.activations import ACTIVATIONS
+from sortnet.io.atomic import atomic_write, check_target
 from sortnet.model import CompiledModel, Matrix, to_dense
 
 OPSET = 17
@@ -122,14 +123,7 @@ def build_onnx(model: CompiledModel) -> Any:
 
 def export_onnx(model: CompiledModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path."""
-    onnx = _require_onnx()
+    _require_onnx()
+    check_target(path, "ONNX model")  # a bad path fails before the export work
     proto = build_onnx(model)
-    target = Path(path)
-    temporary = target.with_name(target.name + ".tmp")
-    try:
-        onnx.save_model(proto, str(temporary))
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return target
+    return atomic_write(path, lambda stream: stream.write(proto.SerializeToString()), "ONNX model")

@@ -15,6 +15,10 @@ from sortnet import nodes
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 
+#: A counting network has n(n-1) compare-to-bit nodes (and its model as many threshold
+#: units); at n = 256 that is 65280 nodes and seconds to build, beyond it minutes and GBs.
+MAX_COUNTING_N = 256
+
 
 def resolve_k(k: int | str | None, n: int) -> int | None:
     """A 1-based rank from ``k`` (int, ``"min"``, ``"median"``, ``"max"``, or None).
@@ -34,11 +38,12 @@ def resolve_k(k: int | str | None, n: int) -> int | None:
         return None
     named = {"min": 1, "median": (n + 1) // 2, "max": n}
     if isinstance(k, str):
-        if k in named:
-            return named[k]
+        if k.lower() in named:
+            return named[k.lower()]
         if k.strip().lstrip("+").isdigit():
             k = int(k)
-    if isinstance(k, (int,)) and not isinstance(k, bool) and 1 <= k <= n:
+    # numpy integers are fine (they have __index__), as in sortnet.select.
+    if not isinstance(k, (bool, str)) and hasattr(k, "__index__") and 1 <= k <= n:
         return int(k)
     raise InputError(f"k must be an integer in 1..n={n} or one of median, min, max; got {k!r}")
 
@@ -77,8 +82,14 @@ def counting_network(n: int, k: int | str | None = None) -> Network:
     ...
     sortnet.errors.SortnetError: n must be an integer >= 1, got 0
     """
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not hasattr(n, "__index__") or n < 1:
         raise SortnetError(f"n must be an integer >= 1, got {n!r}")
+    n = int(n)
+    if n > MAX_COUNTING_N:
+        raise SortnetError(
+            f"counting networks on more than {MAX_COUNTING_N} inputs are not supported "
+            f"(n(n-1) threshold units), got n={n}"
+        )
     rank = resolve_k(k, n)
     ranks = list(range(n)) if rank is None else [rank - 1]
     graph = nx.MultiDiGraph(n=n, kind=nodes.COUNTING_KIND, name="counting", k=rank)

@@ -21,14 +21,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from sortnet.errors import SortnetError
+from sortnet.io.atomic import atomic_write
 from sortnet.model import CompiledModel, Layer, Matrix
 
 FORMAT = "sortnet-model"
@@ -107,15 +107,11 @@ def save_model(model: CompiledModel, path: str | os.PathLike[str]) -> None:
         "layers": layers_meta,
     }
     arrays["metadata"] = np.array([json.dumps(header)])
-    target = Path(path)
-    handle, temporary = tempfile.mkstemp(dir=target.parent or ".", suffix=".npz.tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+
+    def write(stream: BinaryIO) -> None:
+        np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]
+
+    atomic_write(path, write, "model")
 
 
 def _load_matrix(data: Any, prefix: str, sparse: bool) -> Matrix:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from sortnet.errors import InputError, SortnetError
 from sortnet.model import CompiledModel
 
 #: Largest n whose 2**n 0-1 inputs are all checked.
@@ -102,6 +103,11 @@ def verify_model(model: CompiledModel, *, rows: int = 20000, seed: int = 0) -> M
     >>> check.ok, check.exhaustive, check.worst["0-1 inputs"]
     (True, True, 0.0)
     """
+    if not isinstance(model, CompiledModel):
+        raise SortnetError(f"verify_model needs a compiled model, got {type(model).__name__}")
+    for name, value, low in (("rows", rows, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not hasattr(value, "__index__") or value < low:
+            raise InputError(f"{name} must be an integer >= {low}, got {value!r}")
     rng = np.random.default_rng(seed)
     worst: dict[str, float] = {}
     failures: list[str] = []

@@ -146,6 +146,10 @@ def verify(
         raise SortnetError(f"verify needs a comparator network, got {_describe(net)}")
     if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
         raise InputError(f"samples must be a positive integer, got {samples!r}")
+    if seed is not None and (isinstance(seed, bool) or not hasattr(seed, "__index__") or seed < 0):
+        raise InputError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    if exhaustive not in (None, True, False):
+        raise InputError(f"exhaustive must be True, False or None, got {exhaustive!r}")
     net, ranked, k_checked = _target(net, k)
     n, comparators = net.n, net.comparators
     check = zero_one.make_check(n, ranked)

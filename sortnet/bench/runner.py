@@ -2,10 +2,12 @@
 
 For each ``n`` one batch is generated (float32 standard normal by default) and
 ``np.sort`` is timed on it; then every network on ``n`` wires runs through every
-executor on that same batch. Ratios are ``np.sort`` time over executor time from
-the same run (above 1 means faster than ``np.sort``). Each result also records the
-largest absolute difference from ``np.sort``'s output and the peak memory of one
-call (see :func:`sortnet.bench.machine.peak_memory`).
+executor on that same batch. Each timed call of an executor is paired with a
+timed ``np.sort`` call on the same batch just before it, and the ratio is the median
+``np.sort`` time of those pairs over the executor's median (above 1 means faster than
+``np.sort``): on a shared machine both sides of a ratio see the same load. Each
+result also records the largest absolute difference from ``np.sort``'s output and
+the peak memory of one call (see :func:`sortnet.bench.machine.peak_memory`).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ COLUMNS = (
     "median_s",
     "min_s",
     "rows_per_s",
+    "np_sort_s",
     "ratio_vs_np_sort",
     "max_abs_error",
     "exact",
@@ -103,12 +106,21 @@ def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:
 
 
 def time_calls(
-    run: Runner, X: np.ndarray, *, warmup: int, repeats: int, budget_s: float = float("inf")
+    run: Runner,
+    X: np.ndarray,
+    *,
+    warmup: int,
+    repeats: int,
+    budget_s: float = float("inf"),
+    paired: Runner | None = None,
+    paired_times: list[float] | None = None,
 ) -> tuple[list[float], np.ndarray]:
     """Wall times of ``repeats`` calls after ``warmup`` untimed ones, and the last output.
 
     When a warm-up call takes longer than ``budget_s``, only one timed call follows
-    (a slow executor would otherwise dominate the whole run).
+    (a slow executor would otherwise dominate the whole run). With ``paired``, each
+    timed call is preceded by a timed call of ``paired`` (the reference), appended to
+    ``paired_times``: on a shared machine both then see the same load.
 
     Examples
     --------
@@ -128,6 +140,10 @@ def time_calls(
     for _ in range(repeats):
         out = None
         gc.collect()
+        if paired is not None and paired_times is not None:
+            start = time.perf_counter()
+            paired(X)
+            paired_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         out = run(X)
         times.append(time.perf_counter() - start)
@@ -161,8 +177,15 @@ def measure(
     ``peak_mb`` is the resident memory at the peak of one more call, above
     ``baseline_mb`` (taken after set-up, before the first call; ``X`` resident).
     """
+    reference_times: list[float] = []
     times, out = time_calls(
-        run, X, warmup=config.warmup, repeats=config.repeats, budget_s=config.budget_s
+        run,
+        X,
+        warmup=config.warmup,
+        repeats=config.repeats,
+        budget_s=config.budget_s,
+        paired=None if expected is None else reference("np.sort"),
+        paired_times=reference_times,
     )
     reference_out = out if expected is None else expected
     error = _max_error(out, reference_out)
@@ -172,6 +195,7 @@ def measure(
     if config.memory:
         peak, method = peak_memory(lambda: run(X), baseline_mb)
     median = statistics.median(times)
+    paired_median = statistics.median(reference_times) if reference_times else median
     n = X.shape[1]
     return {
         "network": label,
@@ -185,7 +209,8 @@ def measure(
         "median_s": median,
         "min_s": min(times),
         "rows_per_s": X.shape[0] / median if median > 0 else float("inf"),
-        "ratio_vs_np_sort": None,
+        "np_sort_s": paired_median,
+        "ratio_vs_np_sort": paired_median / median if median > 0 else float("inf"),
         "max_abs_error": error,
         "exact": exact,
         "peak_mb": round(peak, 1),
@@ -250,12 +275,10 @@ def run_benchmark(
             config,
             baseline_mb=resident_mb() if config.memory else None,
         )
-        base["ratio_vs_np_sort"] = 1.0
         emit(base)
         for name in REFERENCES[1:]:
             if available(name):
                 row = measure(name, None, name, reference(name), X, expected, config)
-                row["ratio_vs_np_sort"] = base["median_s"] / row["median_s"]
                 emit(row)
         for label, net in networks(n):
             for executor in config.executors:
@@ -278,7 +301,6 @@ def run_benchmark(
                     baseline_mb=baseline,
                 )
                 del prepared
-                row["ratio_vs_np_sort"] = base["median_s"] / row["median_s"]
                 emit(row)
         del X, expected
     machine["load_average_after"] = machine_info()["load_average"]

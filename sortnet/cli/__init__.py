@@ -75,6 +75,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:
         return EXIT_OK
+    except OSError as error:  # e.g. a file where a folder should be, a full disk
+        where = f": {error.filename}" if error.filename else ""
+        print(f"sortnet: error: {(error.strerror or str(error)).lower()}{where}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         print("sortnet: interrupted", file=sys.stderr)
         return 130

@@ -159,3 +159,24 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
+
+
+def nonnegative_int(text: str) -> int:
+    """An argparse ``type=`` for seeds: integers ``>= 0``.
+
+    Examples
+    --------
+    >>> nonnegative_int("0")
+    0
+    >>> nonnegative_int("-1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer >= 0, got '-1'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value

@@ -18,13 +18,15 @@ from pathlib import Path
 import numpy as np
 
 import sortnet
-from sortnet.cli._common import positive_int
+from sortnet.cli._common import nonnegative_int, positive_int
 from sortnet.errors import SortnetError
 
 DEFAULT_FAMILY = "odd-even-merge"
 DEFAULT_N = 8
 DEFAULT_ROWS = 100_000
 DEFAULT_OUT = "sortnet-demo"
+#: The demo keeps a few copies of the batch in memory; this keeps them under ~2 GB.
+MAX_ROWS = 10_000_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,9 +41,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lowering", default="relu", choices=("abs", "relu", "residual"), help="MLP form"
     )
     parser.add_argument(
-        "--rows", type=positive_int, default=DEFAULT_ROWS, help="rows in the random batch"
+        "--rows",
+        type=positive_int,
+        default=DEFAULT_ROWS,
+        help=f"rows in the random batch (at most {MAX_ROWS})",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed of the batch")
+    parser.add_argument(
+        "--seed", type=nonnegative_int, default=0, help="random seed of the batch (>= 0)"
+    )
     parser.add_argument(
         "--out", default=DEFAULT_OUT, help=f"folder for the diagrams (default {DEFAULT_OUT}/)"
     )
@@ -51,6 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import compilers  # the CLI is the one place sortnet reaches for compilers
 
+    if args.rows > MAX_ROWS:
+        raise SortnetError(f"--rows must be at most {MAX_ROWS}, got {args.rows}")
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise SortnetError(f"--out must be a folder, but {args.out!r} is a file")
     failures = 0
     net = sortnet.network(args.family, args.n)
     print(f"network   {net!r}")

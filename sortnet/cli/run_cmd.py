@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from sortnet.cli.sort_cmd import read_npy, read_rows, write_npy, write_rows
+from sortnet.cli.sort_cmd import npy_target, read_npy, read_rows, write_npy, write_rows
 from sortnet.model_io import load_model
 
 
@@ -50,10 +50,13 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load, run and write; exit code 0 (user mistakes propagate to main)."""
     model = load_model(args.model)
+    if args.output != "-":
+        npy_target(args.output)  # a bad --output fails before any work
     X = read_rows(sys.stdin, model.n) if args.input == "-" else read_npy(args.input, model.n)
     Y = model(X, dtype=args.dtype)
     if args.output == "-":
-        integral = X.dtype.kind in "iu" and np.all(np.round(Y) == Y)
+        # Integers print as integers only where int64 holds them exactly.
+        integral = X.dtype.kind in "iu" and np.all(np.round(Y) == Y) and np.all(abs(Y) < 2**53)
         write_rows(sys.stdout, Y.astype(np.int64) if integral else Y)
     else:
         write_npy(args.output, Y)

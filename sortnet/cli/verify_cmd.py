@@ -18,7 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sortnet.cli._common import network_from_args, parse_wire_count, positive_int
+from sortnet.cli._common import (
+    network_from_args,
+    nonnegative_int,
+    parse_wire_count,
+    positive_int,
+)
 from sortnet.errors import SortnetError
 from sortnet.generators import FAMILIES
 from sortnet.network import Network
@@ -58,7 +63,9 @@ def register(subparsers: Any) -> None:
         metavar="S",
         help=f"random 0-1 patterns of a randomized check (default {DEFAULT_SAMPLES})",
     )
-    parser.add_argument("--seed", type=int, default=None, help="seed of a randomized check")
+    parser.add_argument(
+        "--seed", type=nonnegative_int, default=None, help="seed of a randomized check (>= 0)"
+    )
     parser.add_argument(
         "--model",
         action="store_true",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,7 +127,13 @@ def save_drawing(digraph: graphviz.Digraph, path: str | os.PathLike[str]) -> Pat
     ...
     sortnet.draw._common.DrawingError: cannot write 'sort2.jpeg': unknown suffix '.jpeg' (use ...)
     """
-    path = Path(path)
+    if not (hasattr(digraph, "source") and hasattr(digraph, "pipe")):  # graphviz is lazy
+        raise DrawingError(
+            f"save_drawing needs a graphviz.Digraph from sortnet.draw, got {type(digraph).__name__}"
+        )
+    from sortnet.io.atomic import check_target
+
+    path = check_target(path, "drawing")
     fmt = output_format(path)
     if fmt == "dot":
         data = digraph.source.encode("utf-8")
@@ -159,21 +164,9 @@ def has_engine(engine: str = "dot") -> bool:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(2, "No such directory", str(directory))
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        # mkstemp makes the file private (0600); give it the permissions open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    from sortnet.io.atomic import atomic_write
+
+    atomic_write(path, lambda stream: stream.write(data), "drawing")
 
 
 def module_numbers(net: Any) -> tuple[list[int], list[int]]:

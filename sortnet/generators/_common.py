@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 from typing import Any
 
 from sortnet.errors import SortnetError
 from sortnet.network import Comparator, Network
+from sortnet.validate import MAX_COMPARATORS, MAX_WIRES
 
 
 def check_n(n: object) -> int:
-    """Return ``n`` if it is an integer ``>= 1``, else raise :class:`SortnetError`.
+    """Return ``n`` as an int if it is an integer in ``1..MAX_WIRES``, else raise.
+
+    numpy integers are accepted (they have ``__index__``); floats and bools are not.
 
     Examples
     --------
@@ -20,11 +24,53 @@ def check_n(n: object) -> int:
     Traceback (most recent call last):
     ...
     sortnet.errors.SortnetError: n must be an integer >= 1, got 0
+    >>> check_n(10**9)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: n=1000000000 is more than sortnet's limit of 65536 wires
     """
     # bool is an int subclass; True as a wire count is always a mistake.
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    if isinstance(n, bool) or not hasattr(n, "__index__") or operator.index(n) < 1:
         raise SortnetError(f"n must be an integer >= 1, got {n!r}")
+    n = operator.index(n)
+    if n > MAX_WIRES:
+        raise SortnetError(f"n={n} is more than sortnet's limit of {MAX_WIRES} wires")
     return n
+
+
+def check_size(family: str, n: int, size: int) -> None:
+    """Refuse, before building it, a network of more than ``MAX_COMPARATORS`` comparators.
+
+    ``size`` is the family's closed-form size (or an upper bound) at ``n``.
+
+    Examples
+    --------
+    >>> check_size("bubble", 2000, 2000 * 1999 // 2)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: bubble on n=2000 wires needs 1999000 comparators, more than sortnet's limit of 1048576
+    """  # noqa: E501
+    if size > MAX_COMPARATORS:
+        raise SortnetError(
+            f"{family} on n={n} wires needs {size} comparators, "
+            f"more than sortnet's limit of {MAX_COMPARATORS}"
+        )
+
+
+def batcher_size_bound(n: int) -> int:
+    """Comparators of the bitonic sorter on ``next_power_of_two(n)`` wires.
+
+    An upper bound for the bitonic, odd-even merge and pairwise networks on ``n``
+    wires (they are pruned from that power of two, and merge and pairwise are smaller).
+
+    Examples
+    --------
+    >>> batcher_size_bound(16), batcher_size_bound(9)
+    (80, 80)
+    """
+    size = next_power_of_two(n)
+    log = size.bit_length() - 1
+    return size * log * (log + 1) // 4
 
 
 def check_flag(value: object, option: str) -> bool:

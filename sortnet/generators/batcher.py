@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sortnet.generators._common import check_flag, check_n, finish
+from sortnet.generators._common import batcher_size_bound, check_flag, check_n, check_size, finish
 from sortnet.network import Comparator, Network
 
 
@@ -58,6 +58,7 @@ def odd_even_merge(n: int, *, descending: bool = False) -> Network:
     (63, 10)
     """
     n = check_n(n)
+    check_size("odd-even-merge", n, batcher_size_bound(n))
     descending = check_flag(descending, "descending")
     return finish("odd-even-merge", n, merge_exchange(n), descending=descending)
 

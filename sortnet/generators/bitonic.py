@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from sortnet.generators._common import check_flag, check_n, finish, next_power_of_two, prune_to
+from sortnet.generators._common import (
+    batcher_size_bound,
+    check_flag,
+    check_n,
+    check_size,
+    finish,
+    next_power_of_two,
+    prune_to,
+)
 from sortnet.network import Comparator, Network
 
 
@@ -62,6 +70,7 @@ def bitonic(n: int, *, descending: bool = False) -> Network:
     (80, 10)
     """
     n = check_n(n)
+    check_size("bitonic", n, batcher_size_bound(n))
     descending = check_flag(descending, "descending")
     comparators = prune_to(n, standard_bitonic(next_power_of_two(n)))
     return finish("bitonic", n, comparators, descending=descending)

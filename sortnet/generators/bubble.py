@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sortnet.generators._common import check_flag, check_n, finish
+from sortnet.generators._common import check_flag, check_n, check_size, finish
 from sortnet.network import Network
 
 
@@ -50,6 +50,7 @@ def bubble(n: int, *, descending: bool = False) -> Network:
     [(0, 1), (1, 2), (2, 3), (0, 1), (1, 2), (0, 1)]
     """
     n = check_n(n)
+    check_size("bubble", n, n * (n - 1) // 2)
     descending = check_flag(descending, "descending")
     comparators = [(i, i + 1) for top in range(n - 1, 0, -1) for i in range(top)]
     return finish("bubble", n, comparators, descending=descending)

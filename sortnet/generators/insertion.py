@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sortnet.generators._common import check_flag, check_n, finish
+from sortnet.generators._common import check_flag, check_n, check_size, finish
 from sortnet.network import Network
 
 
@@ -49,6 +49,7 @@ def insertion(n: int, *, descending: bool = False) -> Network:
     [(0, 1), (1, 2), (0, 1), (2, 3), (1, 2), (0, 1)]
     """
     n = check_n(n)
+    check_size("insertion", n, n * (n - 1) // 2)
     descending = check_flag(descending, "descending")
     comparators = [(i - 1, i) for k in range(1, n) for i in range(k, 0, -1)]
     return finish("insertion", n, comparators, descending=descending)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sortnet.generators._common import check_flag, check_n, finish
+from sortnet.generators._common import check_flag, check_n, check_size, finish
 from sortnet.network import Network
 
 
@@ -53,6 +53,7 @@ def odd_even_transposition(n: int, *, descending: bool = False) -> Network:
     [[(0, 1), (2, 3)], [(1, 2)], [(0, 1), (2, 3)], [(1, 2)]]
     """
     n = check_n(n)
+    check_size("odd-even-transposition", n, n * (n - 1) // 2)
     descending = check_flag(descending, "descending")
     comparators = [(i, i + 1) for r in range(n) for i in range(r % 2, n - 1, 2)]
     return finish("odd-even-transposition", n, comparators, descending=descending)

@@ -27,9 +27,8 @@ import errno
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from sortnet import nodes
 from sortnet.errors import NetworkFormatError, SortnetError
@@ -41,6 +40,7 @@ from sortnet.io._readers import (
     from_sorterhunter,
     from_sortnet_json,
 )
+from sortnet.io.atomic import atomic_write
 from sortnet.network import Network
 from sortnet.schedule import asap_layer_indices
 
@@ -180,19 +180,13 @@ def save_network(net: Network, path: str | os.PathLike[str]) -> Path:
         raise SortnetError("save_network writes comparator networks only")
     path = Path(os.fspath(path))
     text = _format_document(network_to_dict(net), asap_layer_indices(net.n, net.comparators))
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+
+    def write(stream: BinaryIO) -> None:
+        stream.write(text.encode("utf-8"))
+        stream.flush()
+        os.fsync(stream.fileno())
+
+    return atomic_write(path, write, "network")
 
 
 def network_to_dict(net: Network) -> dict[str, Any]:
