@@ -45,6 +45,14 @@ class Network:
         validate_graph(graph)
         self._graph = nx.freeze(graph.copy())
 
+    @classmethod
+    def _adopt(cls, graph: nx.MultiDiGraph) -> Network:
+        """Validate and freeze a graph nobody else holds, without the defensive copy."""
+        validate_graph(graph)
+        net = cls.__new__(cls)
+        net._graph = nx.freeze(graph)
+        return net
+
     # -- construction -----------------------------------------------------------
     @classmethod
     def from_comparators(
@@ -105,7 +113,7 @@ class Network:
             wire_of = wire_of[::-1]
         graph = _comparator_graph(n, standard, {p: wire_of[p] for p in positions})
         graph.graph.update(metadata, name=name, descending=descending)
-        return cls(graph)
+        return cls._adopt(graph)  # the graph was built here: no one else can mutate it
 
     # -- properties -------------------------------------------------------------
     @property

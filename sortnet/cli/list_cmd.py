@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from sortnet.cli._common import parse_wire_count
+from sortnet.errors import SortnetError
 from sortnet.generators import FAMILIES, network
 
 DEFAULT_SAMPLE_N = 16
@@ -45,8 +46,12 @@ def family_rows(n: int) -> list[dict[str, Any]]:
     for name, spec in FAMILIES.items():
         size = depth = None
         if spec.max_n is None or n <= spec.max_n:
-            net = network(name, n)
-            size, depth = net.size, net.depth
+            try:
+                net = network(name, n)
+            except SortnetError:  # past the comparator limit: shown as unsupported
+                pass
+            else:
+                size, depth = net.size, net.depth
         rows.append(
             {"family": name, "description": spec.summary, "n": n, "size": size, "depth": depth}
         )

@@ -48,11 +48,11 @@ def check_size(family: str, n: int, size: int) -> None:
     >>> check_size("bubble", 2000, 2000 * 1999 // 2)
     Traceback (most recent call last):
     ...
-    sortnet.errors.SortnetError: bubble on n=2000 wires needs 1999000 comparators, more than sortnet's limit of 1048576
+    sortnet.errors.SortnetError: bubble on n=2000 wires needs up to 1999000 comparators, more than sortnet's limit of 1048576
     """  # noqa: E501
     if size > MAX_COMPARATORS:
         raise SortnetError(
-            f"{family} on n={n} wires needs {size} comparators, "
+            f"{family} on n={n} wires needs up to {size} comparators, "
             f"more than sortnet's limit of {MAX_COMPARATORS}"
         )
 
