@@ -42,6 +42,8 @@ class CompileError(SortnetError):
 def _check_bound(bound: Any) -> float | None:
     if bound is None:
         return None
+    if isinstance(bound, (bool, str, bytes)):  # float("1") would work, but it is a mistake
+        raise CompileError(f"bound must be a positive number, got {bound!r}")
     try:
         value = float(bound)
     except (TypeError, ValueError):

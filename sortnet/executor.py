@@ -114,12 +114,18 @@ def _plan(model: CompiledModel, dtype: np.dtype) -> list[_Step]:
 
 def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, bool]:
     """The batch as a 2-D float array of the run dtype, and whether it was 1-D."""
-    array = np.asarray(X)
+    try:
+        array = np.asarray(X)
+    except ValueError as error:  # ragged nested lists
+        raise InputError(f"X must be a rectangular (batch, {model.n}) array: {error}") from None
     if array.dtype.kind not in "biuf":
         raise InputError(f"X must hold real numbers, got dtype {array.dtype}")
     if dtype is None:
         dtype = array.dtype if array.dtype in (np.float32, np.float64) else np.float64
-    dtype = np.dtype(dtype)
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise InputError(f"dtype must be float32 or float64, got {dtype!r}") from None
     if dtype not in (np.float32, np.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
     single = array.ndim == 1
@@ -131,7 +137,17 @@ def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, 
         raise InputError(
             f"X has width {array.shape[1]} but the model takes n={model.n} inputs per row"
         )
-    return np.ascontiguousarray(array, dtype=dtype), single
+    with np.errstate(over="ignore"):
+        converted = np.ascontiguousarray(array, dtype=dtype)
+    if array.dtype.kind == "f" and array.dtype.itemsize > dtype.itemsize:
+        # A value past the run dtype's range would turn into inf and be misreported.
+        lost = np.isinf(converted) & np.isfinite(array)
+        if lost.any():
+            row, col = np.argwhere(lost)[0]
+            raise InputError(
+                f"X[{row}, {col}] = {array[row, col]:g} is outside the range of {dtype.name}"
+            )
+    return converted, single
 
 
 def _limit(model: CompiledModel, dtype: np.dtype) -> tuple[float, str]:

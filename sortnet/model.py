@@ -35,6 +35,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from sortnet.activations import ACTIVATIONS
+from sortnet.errors import InputError
 
 #: A weight matrix: a dense float64 ``ndarray`` or a ``scipy.sparse.csr_array``
 #: (typed loosely: scipy ships no type information).
@@ -371,8 +372,15 @@ class CompiledModel:
 
     def error_bound(self, X: Any, dtype: Any = np.float64) -> np.ndarray:
         """Per-row bound on ``|model(X) - sorted(X)|`` for ``dtype`` (see class docs)."""
+        from sortnet.executor import _check_input
+
+        # The run dtype, shape and width checks of model(X); then no NaN or inf.
+        dtype = _check_input(self, np.zeros((0, self.n)), dtype)[0].dtype
+        array, single = _check_input(self, X, np.float64)
+        if not np.isfinite(array).all():
+            raise InputError("X contains NaN or an infinity: there is no error bound for it")
         info = np.finfo(dtype)
-        scale = np.max(np.abs(np.asarray(X, dtype=np.float64)), axis=-1)
+        scale = np.max(np.abs(array[0] if single else array), axis=-1, initial=0.0)
         if self.lowering == "counting":
             return np.zeros_like(scale)
         return 8.0 * (self.depth + 1) * (info.eps / 2 * scale + float(info.smallest_subnormal))

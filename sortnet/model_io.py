@@ -152,9 +152,13 @@ def load_model(path: str | os.PathLike[str]) -> CompiledModel:
     ...
     sortnet.model_io.ModelFormatError: ...bad.npz: not a model file (not an .npz archive)
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ModelFormatError(f"path must be a str or path, got {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(2, "No such file or directory", str(path))
+    if path.is_dir():
+        raise ModelFormatError(f"{path}: is a directory, not a model file")
     try:
         with np.load(path, allow_pickle=False) as data:
             return _read(data, path)

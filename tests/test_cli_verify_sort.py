@@ -176,7 +176,7 @@ def test_sort_bad_text(
 def test_sort_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     np.save(tmp_path / "wide.npy", np.zeros((2, 5)))
     err = _usage_error(capsys, "sort", "best", "4", "--input", str(tmp_path / "wide.npy"))
-    assert "X has 5 columns but the network has n=4 wires" in err
+    assert "wide.npy: expected an array of shape (batch, n=4), got (2, 5)" in err
     np.save(tmp_path / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
     err = _usage_error(capsys, "sort", "best", "2", "--input", str(tmp_path / "obj.npy"))
     assert "not a numeric .npy array" in err
@@ -191,4 +191,4 @@ def test_sort_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     err = _usage_error(
         capsys, "sort", "best", "2", "--input", str(tmp_path / "ok.npy"), "--output", missing_dir
     )
-    assert "--output folder does not exist" in err
+    assert f"cannot write --output {missing_dir!r}: folder" in err and "does not exist" in err

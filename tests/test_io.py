@@ -137,7 +137,7 @@ def test_save_is_atomic_and_overwrites(tmp_path: Path) -> None:
 
 
 def test_save_into_missing_directory(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(SortnetError, match="cannot write network .*net.json': folder .*missing'"):
         save_network(sortnet.network("bubble", 3), tmp_path / "missing" / "net.json")
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sortnet.cli._common import add_network_arguments, network_from_args, parse_wire_count
 from sortnet.counting import counting_network
 from sortnet.errors import SortnetError
+from sortnet.io.atomic import check_target
 from sortnet.network import Network
 
 SUFFIXES = (".npz", ".onnx")
@@ -56,6 +57,8 @@ def source_network(args: argparse.Namespace) -> Network:
     if args.network == "counting" and not Path("counting").exists():
         if args.n is None:
             raise SortnetError("'counting' needs N, the number of inputs (e.g. 'counting 8')")
+        if getattr(args, "optimize", None) is not None:
+            raise SortnetError("--optimize applies to the 'best' family, not to 'counting'")
         return counting_network(parse_wire_count(args.n))
     return network_from_args(args)
 
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         raise SortnetError(
             f"cannot tell the model format from {args.output!r}: use a .npz or .onnx file name"
         )
+    check_target(target, "model")  # a missing folder fails before the compile work
     k: Any = args.k
     if k is not None and k.lstrip("+-").isdigit():
         k = int(k)

@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise SortnetError(f"--rows must be at most {MAX_ROWS}, got {args.rows}")
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise SortnetError(f"--out must be a folder, but {args.out!r} is a file")
+    Path(args.out).mkdir(parents=True, exist_ok=True)  # an unusable --out fails before the work
     failures = 0
     net = sortnet.network(args.family, args.n)
     print(f"network   {net!r}")

@@ -22,8 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from sortnet.cli._common import add_network_arguments, network_from_args, parse_wire_count
+from sortnet.cli.verify_cmd import parse_k
 from sortnet.draw import STYLES, draw, save_drawing
 from sortnet.draw._common import INSTALL_HINT, DrawingError, has_engine, output_format
+from sortnet.io.atomic import check_target
 
 MODEL_SUFFIXES = (".npz",)
 
@@ -43,7 +45,9 @@ def register(subparsers: Any) -> None:
         metavar="STYLE",
         help=f"{' | '.join(STYLES)} (default: graph for networks, layers for models)",
     )
-    parser.add_argument("--k", type=int, default=None, help="highlight output k (1-based)")
+    parser.add_argument(
+        "--k", default=None, help="highlight output k (1-based, or median, min, max)"
+    )
     parser.add_argument(
         "--lowering",
         default=None,
@@ -65,8 +69,13 @@ def run(args: argparse.Namespace) -> int:
     if args.style is not None and args.style not in STYLES:
         raise DrawingError(f"unknown style {args.style!r} (use {', '.join(STYLES)})")
     out = Path(args.output)
-    fmt = output_format(out)  # a bad suffix fails before any work
+    fmt = output_format(out)  # a bad suffix or folder fails before any work
+    check_target(out, "drawing")
+    args.k = parse_k(args.k)
     obj = _load(args)
+    if isinstance(args.k, str):  # median, min, max: a position among the n outputs
+        n = obj.n
+        args.k = {"min": 1, "median": (n + 1) // 2, "max": n}[args.k]
     options: dict[str, Any] = {}
     style = args.style
     if style is None:

@@ -69,8 +69,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--model",
         action="store_true",
-        help="the arguments are compiled model files (.npz): run 0-1 inputs (n <= 20) and "
-        "adversarial batches through their weights and report the worst error",
+        help="the arguments are compiled model files (.npz; recognised without this flag "
+        "too): run 0-1 inputs (n <= 20) and adversarial batches through their weights and "
+        "report the worst error",
     )
     parser.add_argument(
         "--optimize", choices=("size", "depth"), default=None, help="for the 'best' family"
@@ -80,9 +81,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Verify every network named in ``args``; 0 if all pass, 1 if one fails."""
-    if getattr(args, "model", False):
-        from sortnet.cli._model import verify_models
+    from sortnet.cli._model import is_model_file, verify_models
 
+    # Model files are recognised by their suffix, as in 'sortnet info MODEL'.
+    if getattr(args, "model", False) or all(is_model_file(token) for token in args.networks):
+        if args.k is not None:
+            raise SortnetError("--k does not apply to model files: a k-th model checks its own k")
         return verify_models(args.networks, as_json=args.json, seed=args.seed)
     k = parse_k(args.k)
     exhaustive = True if args.exhaustive else (False if args.random else None)

@@ -81,8 +81,9 @@ def check_k(k: int | None, positions: list[int]) -> int | None:
     """Validate a 1-based output ``k`` against the 0-based output ``positions``; 0-based or None."""
     if k is None:
         return None
-    if isinstance(k, bool) or not isinstance(k, int):
+    if isinstance(k, bool) or not hasattr(k, "__index__"):  # numpy integers are fine
         raise DrawingError(f"k must be an integer, got {k!r}")
+    k = int(k)
     if k - 1 not in positions:
         shown = ", ".join(str(p + 1) for p in positions)
         raise DrawingError(f"k={k} is not an output of this network (outputs: {shown})")

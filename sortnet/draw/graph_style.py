@@ -15,6 +15,9 @@ from sortnet import nodes
 from sortnet.draw import _common as c
 from sortnet.draw._columns import add_ranks
 
+#: Graphviz lays out ~1000 modules in about 15 s and 2000 in minutes.
+MAX_MODULES = 1000
+
 if TYPE_CHECKING:
     import graphviz
 
@@ -43,6 +46,11 @@ def draw_graph(net: Network, k: int | None = None) -> graphviz.Digraph:
     >>> [f"S{i}" in dot for i in range(1, 6)], "S6" in dot
     ([True, True, True, True, True], False)
     """
+    if net.size > MAX_MODULES:
+        raise c.DrawingError(
+            f"the graph style draws at most {MAX_MODULES} modules (Graphviz takes minutes "
+            f"beyond that); this network has {net.size}: use style 'wires'"
+        )
     target = c.check_k(k, list(net.outputs))
     number, layer = c.module_numbers(net)
     cone = c.cone_comparators(net, target) if target is not None else None

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
     from sortnet.network import Comparator, Network
 
+#: neato places ~5000 comparators in about 15 s; past that a diagram is neither quick nor legible.
+MAX_COMPARATORS = 5000
+
 # Geometry in inches.
 WIRE_GAP = 0.3
 SUBCOLUMN_GAP = 0.2
@@ -85,6 +88,11 @@ def draw_wires(net: Network, k: int | None = None, numbers: bool | None = None) 
     >>> [f"c{index}w" in drawing.source for index in range(3)]  # a dot pair per comparator
     [True, True, True]
     """
+    if net.size > MAX_COMPARATORS:
+        raise c.DrawingError(
+            f"the wires style draws at most {MAX_COMPARATORS} comparators; this network has "
+            f"{net.size}"
+        )
     target = c.check_k(k, list(net.outputs))
     cone = c.cone_comparators(net, target) if target is not None else None
     number, layer_of = c.module_numbers(net)

@@ -109,6 +109,14 @@ def load_network(source: str | os.PathLike[str], *, n: int | None = None) -> Net
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
+        with path.open("rb") as stream:
+            magic = stream.read(6)
+        if magic.startswith(b"PK"):  # a zip archive: most likely a compiled model (.npz)
+            raise NetworkFormatError(
+                f"{path}: a zip archive (a compiled model?), not a network file"
+            ) from None
+        if magic == b"\x93NUMPY":
+            raise NetworkFormatError(f"{path}: a numpy .npy array, not a network file") from None
         raise NetworkFormatError(f"{path}: not a UTF-8 text file ({error.reason})") from None
     return parse_network(text, label=str(path), n=n, stem=path.stem)
 

@@ -48,7 +48,7 @@ def check_target(path: str | os.PathLike[str], what: str = "output") -> Path:
 
 
 def atomic_write(
-    path: str | os.PathLike[str], write: Callable[[BinaryIO], None], what: str = "output"
+    path: str | os.PathLike[str], write: Callable[[BinaryIO], object], what: str = "output"
 ) -> Path:
     """Call ``write(stream)`` on a temporary file beside ``path``, then rename it to ``path``.
 
