@@ -169,26 +169,36 @@ def _load_module(net: Network, kind: str, layout: str | None, itemsize: int) -> 
     if module is not None:
         return module
     source = kernel_source(net, kind, key[1], itemsize)
-    path = _source_path(source)
+    module = import_generated(source, _source_path(source).stem)
+    _modules[key] = module
+    return module
+
+
+def import_generated(source: str, stem: str) -> Any:
+    """Write generated ``source`` to ``cache_dir() / (stem + ".py")`` once and import it.
+
+    numba's ``cache=True`` keys its machine code on a real file, so generated
+    kernels (circuit and model kernels alike) live as modules in :func:`cache_dir`.
+    The write goes to a temp file then a rename, since another process may be
+    importing the same file; an unwritable cache directory costs the disk cache
+    only (the module then goes to a fresh temporary folder), not correctness.
+    """
+    path = cache_dir() / f"{stem}.py"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != source:
-            # Write then rename: another process may be importing the same file.
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "w") as handle:
                 handle.write(source)
             os.replace(tmp, path)
     except OSError:
-        # An unwritable cache directory costs the disk cache only, not correctness.
         path = Path(tempfile.mkdtemp(prefix="sortnet-kernels-")) / path.name
         path.write_text(source)
-    name = path.stem
-    spec = importlib.util.spec_from_file_location(name, path)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
+    sys.modules[path.stem] = module
     spec.loader.exec_module(module)
-    _modules[key] = module
     return module
 
 

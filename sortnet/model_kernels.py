@@ -25,20 +25,15 @@ on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
 import threading
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sortnet.errors import SortnetError
-from sortnet.kernels import cache_dir, numba_available
+from sortnet.kernels import cache_dir, import_generated, numba_available
 from sortnet.model import CompiledModel
 from sortnet.model_codegen import CODEGEN_VERSION, csr, kernel_source
 
@@ -138,28 +133,6 @@ def fingerprint(model: CompiledModel, dtype: Any) -> str:
     return digest.hexdigest()[:24]
 
 
-def _import(source: str, digest: str) -> Any:
-    """Write ``source`` (once) to the cache directory and import it as a module."""
-    path = cache_dir() / f"sortnet_model_{digest}.py"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != source:
-            # Write then rename: another process may be importing the same file.
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(source)
-            os.replace(tmp, path)
-    except OSError:  # an unwritable cache costs the disk cache only
-        path = Path(tempfile.mkdtemp(prefix="sortnet-models-")) / path.name
-        path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     """The compiled kernel ``kernel(X, Y)`` of ``model`` for ``dtype`` (cached).
 
@@ -192,7 +165,7 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
         kernel = _kernels.get((digest, dtype.str))
         if kernel is None:
             _stats["misses"] += 1
-            kernel = _import(kernel_source(model, dtype), digest).kernel
+            kernel = import_generated(kernel_source(model, dtype), f"sortnet_model_{digest}").kernel
             # Compile now (or load from disk) for C-contiguous arrays, the case we call.
             kernel(np.zeros((1, model.n), dtype), np.zeros((1, model.n_outputs), dtype))
             _kernels[(digest, dtype.str)] = kernel
