@@ -260,6 +260,7 @@ class CompiledModel:
         # A JSON round trip keeps metadata plain (and saveable) from the start.
         self.metadata: dict[str, Any] = json.loads(json.dumps(dict(metadata)))
         self._plans: dict[Any, Any] = {}  # executor plans, one per dtype
+        self._digest: str | None = None  # content hash, computed on first use
 
     # -- description ------------------------------------------------------------------
     @property
@@ -293,6 +294,15 @@ class CompiledModel:
         """The unfused k-th output weights W3 (``1 x n`` one-hot at ``k``), or None."""
         readout = self.metadata.get("readout")
         return None if readout is None else np.array(readout, dtype=np.float64)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 (hex) of every weight, activation and the metadata: the model's identity."""
+        if self._digest is None:
+            from sortnet.digest import model_digest
+
+            self._digest = model_digest(self.layers, self.metadata)
+        return self._digest
 
     @property
     def depth(self) -> int:
