@@ -298,8 +298,11 @@ def test_cli_run_huge_integers_print_as_floats(
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("1 2 3 1e400", "line 1: 1e400 is too large for float64"),
-        ("1 2 3 99999999999999999999999", "line 1: integer 99999999999999999999999 does not fit"),
+        ("1 2 3 1e400", "line 1, column 4: 1e400 is too large for float64"),
+        (
+            "1 2 3 99999999999999999999999",
+            "line 1, column 4: 99999999999999999999999 does not fit in int64 and is not exactly",
+        ),
     ],
 )
 def test_cli_sort_text_that_would_change_value(

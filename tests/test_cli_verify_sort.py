@@ -161,8 +161,8 @@ def test_sort_npy_round_trip_is_atomic(capsys: pytest.CaptureFixture[str], tmp_p
     ("text", "message"),
     [
         ("1 2 3 4\n1 2 3\n", r"line 2: expected 4 numbers \(n=4\), got 3"),
-        ("1 2 3 4\n\n1 2 x 4\n", r"line 3: 'x' is not a number"),
-        ("1 nan 3 4\n", r"line 1: NaN cannot be sorted"),
+        ("1 2 3 4\n\n1 2 x 4\n", r"line 3, column 3: 'x' is not a number"),
+        ("1 nan 3 4\n", r"line 1, column 2: NaN cannot be sorted"),
     ],
 )
 def test_sort_bad_text(
@@ -179,7 +179,7 @@ def test_sort_bad_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     assert "wide.npy: expected an array of shape (batch, n=4), got (2, 5)" in err
     np.save(tmp_path / "obj.npy", np.array([[1, "a"]], dtype=object), allow_pickle=True)
     err = _usage_error(capsys, "sort", "best", "2", "--input", str(tmp_path / "obj.npy"))
-    assert "not a numeric .npy array" in err
+    assert "obj.npy: holds Python objects (needs pickle)" in err
     err = _usage_error(capsys, "sort", "best", "2", "--input", str(tmp_path / "missing.npy"))
     assert "no such file" in err
     np.save(tmp_path / "ok.npy", np.zeros((2, 2)))

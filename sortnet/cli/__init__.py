@@ -4,15 +4,26 @@ One module per subcommand (``sortnet/cli/<name>_cmd.py``), each exposing
 ``register(subparsers)`` which adds its parser and sets ``func`` to a
 ``run(args) -> int`` callable. :func:`main` wires them together and turns user
 mistakes (:class:`~sortnet.errors.SortnetError`, missing files) into one line on
-stderr and exit code 2. Exit codes: 0 success, 1 a check failed, 2 usage error.
+stderr and exit code 2. Exit codes: 0 success, 1 a check failed, 2 usage error;
+130, 143 and 129 when SIGINT, SIGTERM or SIGHUP stops the command.
+
+Signals: SIGTERM and SIGHUP are turned into an exception, like SIGINT's
+``KeyboardInterrupt``, so that every ``finally`` runs: an atomic write removes its
+temporary file and leaves the old output untouched. Python runs the handler between
+bytecodes, so a command notices within one block of rows (a first-time numba
+compilation finishes first).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sortnet import __version__
 from sortnet.errors import SortnetError
@@ -21,6 +32,37 @@ from sortnet.errors import SortnetError
 COMMANDS = ("list", "info", "verify", "sort", "compile", "run", "draw", "bench", "demo")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+#: Signals that stop a command the way Ctrl-C does (SIGHUP does not exist on Windows).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+class Stopped(BaseException):
+    """A stop signal arrived; a ``BaseException`` so ``except Exception`` does not catch it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise Stopped(signum)
+
+
+@contextmanager
+def _stop_signals() -> Iterator[None]:
+    """Raise :class:`Stopped` on SIGTERM/SIGHUP while the command runs; restore after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # handlers can only be set from the main thread (main() called from a thread)
+        return
+    previous = {signum: signal.signal(signum, _stop) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,7 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
     try:
-        return int(args.func(args))
+        with _stop_signals():
+            return int(args.func(args))
+    except Stopped as stop:
+        name = signal.Signals(stop.signum).name
+        print(f"sortnet: stopped by {name}", file=sys.stderr)
+        return 128 + stop.signum
     except SortnetError as error:
         print(f"sortnet: error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -73,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PermissionError as error:
         print(f"sortnet: error: permission denied: {error.filename}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (e.g. '| head'): not an error
+        _silence_stdout()
         return EXIT_OK
     except OSError as error:  # e.g. a file where a folder should be, a full disk
         where = f": {error.filename}" if error.filename else ""
@@ -82,3 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sortnet: interrupted", file=sys.stderr)
         return 130
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real stdout (e.g. under pytest)
+        pass

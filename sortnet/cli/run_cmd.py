@@ -2,19 +2,20 @@
 
 Runs rows through a compiled model file (``.npz`` from ``sortnet compile``) with the
 numpy neural executor. Input and output work as in ``sortnet sort``: text rows on
-stdin/stdout, or ``.npy`` files. Integer text gives integer text when every output
-is an integer (the models are exact on integers within the mantissa).
+stdin/stdout, or ``.npy`` files, streamed a block of rows at a time. Integer text gives
+integer text for each block whose outputs are all integers (the models are exact on
+integers within the mantissa).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 import numpy as np
 
-from sortnet.cli.sort_cmd import npy_target, read_npy, read_rows, write_npy, write_rows
+from sortnet import model_kernels
+from sortnet.cli._stream import add_stream_arguments, npy_target, open_input, stream_rows
 from sortnet.model_io import load_model
 
 
@@ -26,18 +27,7 @@ def register(subparsers: Any) -> None:
         description="Run each row through the weights of MODEL (a .npz from 'sortnet compile').",
     )
     parser.add_argument("model", metavar="MODEL", help="a model file written by 'sortnet compile'")
-    parser.add_argument(
-        "--input",
-        default="-",
-        metavar="X.npy|-",
-        help="rows: a .npy file of shape (batch, n), or '-' for text on stdin (default)",
-    )
-    parser.add_argument(
-        "--output",
-        default="-",
-        metavar="Y.npy|-",
-        help="a .npy file, or '-' for text on stdout (default)",
-    )
+    add_stream_arguments(parser)
     parser.add_argument(
         "--dtype",
         choices=("float64", "float32"),
@@ -48,16 +38,29 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load, run and write; exit code 0 (user mistakes propagate to main)."""
+    """Load, run and write block by block; exit code 0 (user mistakes propagate to main)."""
     model = load_model(args.model)
     if args.output != "-":
         npy_target(args.output)  # a bad --output fails before any work
-    X = read_rows(sys.stdin, model.n) if args.input == "-" else read_npy(args.input, model.n)
-    Y = model(X, dtype=args.dtype)
-    if args.output == "-":
+    source = open_input(args.input, model.n)
+    X = source.rows
+    dtype = np.dtype(args.dtype or (X.dtype if X.dtype in (np.float32, np.float64) else "f8"))
+    # Decide the engine on the whole input, not per block (see sort_cmd._prepare_kernel);
+    # a broadcast view has the input's size without its memory.
+    if model_kernels.use_numba(model, np.broadcast_to(dtype.type(0), X.shape), None):
+        model_kernels.get_kernel(model, dtype)
+
+    def text(block: np.ndarray, Y: np.ndarray) -> np.ndarray:
         # Integers print as integers only where int64 holds them exactly.
-        integral = X.dtype.kind in "iu" and np.all(np.round(Y) == Y) and np.all(abs(Y) < 2**53)
-        write_rows(sys.stdout, Y.astype(np.int64) if integral else Y)
-    else:
-        write_npy(args.output, Y)
+        integral = block.dtype.kind in "iu" and np.all(np.round(Y) == Y) and np.all(abs(Y) < 2**53)
+        return Y.astype(np.int64) if integral else Y
+
+    stream_rows(
+        source,
+        lambda block: model(block, dtype=dtype),
+        args.output,
+        block_rows=args.block_rows,
+        text=text,
+        desc="run",
+    )
     return 0

@@ -4,13 +4,21 @@ A reader must never see half a file, so data goes to a temporary file beside the
 target and is renamed over it. The checks a user's path can fail (a missing
 folder, a directory as the target) happen first and name the path the user gave,
 never the temporary file.
+
+A signal that stops the process (SIGINT, or SIGTERM/SIGHUP as the command line turns
+them into exceptions) must not leave the temporary file behind: the file is removed
+on any exception, and a signal that arrives while the file is being created is held
+until its name is known, then delivered.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -65,18 +73,60 @@ def atomic_write(
     """
     target = check_target(path, what)
     folder = target.parent if str(target.parent) else Path(".")
+    temporary: str | None = None
     try:
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as error:  # e.g. a read-only folder: name the user's path, not the temp file
-        raise type(error)(error.errno, error.strerror, str(target)) from None
-    try:
+        with _signals_held():  # a signal here would leave a file we have no name for
+            try:
+                handle, temporary = tempfile.mkstemp(
+                    dir=folder, prefix=f".{target.name}.", suffix=".tmp"
+                )
+            except OSError as error:  # e.g. a read-only folder: name the user's path
+                raise type(error)(error.errno, error.strerror, str(target)) from None
         with os.fdopen(handle, "wb") as stream:
-            write(stream)
+            try:
+                write(stream)
+            except OSError as error:  # e.g. a full disk: name the user's path, not the temp
+                if error.filename is not None or error.errno is None:
+                    raise
+                raise type(error)(error.errno, error.strerror, str(target)) from None
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+#: The signals :func:`_signals_held` holds back (those that end a command).
+_HELD = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Record SIGINT/SIGTERM/SIGHUP instead of acting on them; deliver them on exit.
+
+    Python handlers run in the main thread only, and can only be set there; from
+    another thread this does nothing (no handler can interrupt that thread anyway).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    # A handler set outside Python (getsignal gives None) cannot be put back: leave it.
+    previous = {
+        signum: handler for signum in _HELD if (handler := signal.getsignal(signum)) is not None
+    }
+    for signum in previous:
+        signal.signal(signum, lambda number, frame: arrived.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in arrived:
+            signal.raise_signal(signum)  # now with the real handler, e.g. one that raises
