@@ -12,8 +12,10 @@ signal part-way leaves no temporary file and the old ``--output`` untouched.
 from __future__ import annotations
 
 import argparse
+import queue
 import re
 import sys
+import threading
 from collections.abc import Callable
 from typing import BinaryIO
 
@@ -163,15 +165,74 @@ def stream_rows(
 
     def to_file(stream: BinaryIO) -> None:
         write_npy_header(stream, (rows.shape[0], probe.shape[1]), probe.dtype)
-
-        def append(block: np.ndarray, out: np.ndarray) -> None:
-            stream.write(np.ascontiguousarray(out, probe.dtype).data)
-
-        blocks(append)
+        writer = BlockWriter(stream)
+        try:
+            blocks(lambda block, out: writer.put(np.ascontiguousarray(out, probe.dtype)))
+        finally:
+            writer.close()
 
     npy_target(output)
     atomic_write(output, to_file, "--output")
     return counted[0]
+
+
+class BlockWriter:
+    """Writes blocks to ``stream`` on a thread, so the disk works while the next block sorts.
+
+    Writing the output is often the slowest part (a disk takes seconds for what the
+    kernel sorts in one); overlapping the two hides the sort. At most ``depth`` blocks
+    wait in the queue, so memory stays bounded. :meth:`close` must be called (in a
+    ``finally``): it waits for the thread, so nothing writes to the file after the
+    caller removes it, and re-raises the thread's error, if any.
+
+    Examples
+    --------
+    >>> import io
+    >>> buffer = io.BytesIO()
+    >>> writer = BlockWriter(buffer)
+    >>> writer.put(np.array([1, 2], dtype=np.uint8)); writer.put(np.array([3], dtype=np.uint8))
+    >>> writer.close(); buffer.getvalue()
+    b'\\x01\\x02\\x03'
+    """
+
+    def __init__(self, stream: BinaryIO, depth: int = 2) -> None:
+        self._stream = stream
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="sortnet-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (block := self._queue.get()) is not None:
+            if self._error is None:  # after an error, only drain the queue
+                try:
+                    self._stream.write(block.data)
+                except BaseException as error:  # noqa: BLE001 - handed to the caller
+                    self._error = error
+
+    def put(self, block: np.ndarray) -> None:
+        """Queue a C-contiguous ``block`` (not modified afterwards) for writing."""
+        if self._error is not None:
+            raise self._error
+        self._queue.put(block)
+
+    def close(self) -> None:
+        """Wait until every queued block is written; raise the writing error, if any."""
+        interrupted: BaseException | None = None
+        sent = False
+        for _ in range(100):  # a second signal must not leave the thread writing
+            try:
+                if not sent:
+                    self._queue.put(None)
+                    sent = True
+                self._thread.join()
+                break
+            except BaseException as error:  # noqa: BLE001 - re-raised below
+                interrupted = interrupted or error
+        if interrupted is not None:
+            raise interrupted
+        if self._error is not None:
+            raise self._error
 
 
 def _compute(compute: Compute, source: NpyRows, start: int, block: np.ndarray) -> np.ndarray:
