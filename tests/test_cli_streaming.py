@@ -153,6 +153,9 @@ def _bad_npy(tmp_path: Path, kind: str) -> tuple[str, str]:
         return str(path), "the file is empty, not a .npy array"
     if kind == "directory":
         return str(tmp_path), "is a directory"
+    if kind == "fifo":
+        os.mkfifo(path)  # no writer: opening it must not hang
+        return str(path), "not a regular file"
     assert kind == "device"
     return "/dev/zero", "/dev/zero: not a regular file"
 
@@ -170,6 +173,7 @@ BAD_KINDS = [
     "strings",
     "empty",
     "directory",
+    "fifo",
     "device",
 ]
 

@@ -50,7 +50,7 @@ class NpyRows:
         Without this, every page read through the mapping would count in the resident
         set until the end, and peak memory would grow with the file.
         """
-        if self._mapping is None:
+        if self._mapping is None or not hasattr(self._mapping, "madvise"):
             return
         end = (self._offset + stop * self.rows.shape[1] * self.rows.itemsize) // mmap.PAGESIZE
         end *= mmap.PAGESIZE
@@ -109,10 +109,16 @@ def open_npy(path: str, n: int) -> NpyRows:
     ...
     sortnet.errors.InputError: ...x.npy: truncated: the header says 1000 x 4 float64 (32000 bytes of data) but the file holds 372
     """  # noqa: E501
-    with open(path, "rb") as stream:  # FileNotFoundError etc. are named by the CLI
-        info = os.fstat(stream.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise InputError(f"{path}: not a regular file (a .npy file is needed)")
+    # O_NONBLOCK: opening a FIFO with no writer must not hang (it is refused just below);
+    # a regular file ignores the flag. FileNotFoundError etc. are named by the CLI.
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    info = os.fstat(descriptor)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(descriptor)
+        if stat.S_ISDIR(info.st_mode):
+            raise InputError(f"{path}: is a directory, not a .npy file")
+        raise InputError(f"{path}: not a regular file (a .npy file is needed)")
+    with os.fdopen(descriptor, "rb") as stream:
         if info.st_size == 0:
             raise InputError(f"{path}: the file is empty, not a .npy array")
         dtype, shape, offset = _read_header(stream, path, n)
@@ -128,7 +134,8 @@ def open_npy(path: str, n: int) -> NpyRows:
         if expected == 0:  # nothing to map (mmap refuses a zero-length mapping)
             return NpyRows(path, np.empty(shape, dtype=dtype), None, offset)
         mapping = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
-    mapping.madvise(mmap.MADV_SEQUENTIAL)  # read ahead: the rows are read once, in order
+    if hasattr(mapping, "madvise"):  # not on Windows
+        mapping.madvise(mmap.MADV_SEQUENTIAL)  # read ahead: the rows are read once, in order
     rows = np.ndarray(shape, dtype=dtype, buffer=mapping, offset=offset, order="C")
     return NpyRows(path, rows, mapping, offset)
 
