@@ -77,7 +77,19 @@ class TextRows(NpyRows):
 
 
 def open_input(spec: str, n: int) -> NpyRows:
-    """The rows named by ``--input``: text on stdin for ``-``, else a checked ``.npy`` file."""
+    """The rows named by ``--input``: text on stdin for ``-``, else a checked ``.npy`` file.
+
+    Examples
+    --------
+    >>> import io
+    >>> sys.stdin = io.StringIO("3 1\\n")
+    >>> try:
+    ...     source = open_input("-", 2)
+    ... finally:
+    ...     sys.stdin = sys.__stdin__
+    >>> source.name, source.rows
+    ('stdin', array([[3, 1]]))
+    """
     if spec == "-":
         return TextRows(read_rows(sys.stdin, n))
     return open_npy(spec, n)
@@ -99,7 +111,14 @@ def npy_target(path: str) -> None:
 
 
 def block_rows_for(source: NpyRows, block_rows: int | None) -> int:
-    """Rows per block: ``block_rows`` if given, else about :data:`BLOCK_BYTES` of input."""
+    """Rows per block: ``block_rows`` if given, else about :data:`BLOCK_BYTES` of input.
+
+    Examples
+    --------
+    >>> source = TextRows(np.zeros((5, 16), dtype=np.float32))
+    >>> block_rows_for(source, None), block_rows_for(source, 2)
+    (262144, 2)
+    """
     if block_rows is not None:
         return block_rows
     row_bytes = max(1, source.rows.shape[1] * source.rows.itemsize)

@@ -59,7 +59,8 @@ def read_rows(stream: TextIO, n: int) -> np.ndarray:
     sortnet.errors.InputError: line 1, column 3: 'x' is not a number
     """  # noqa: E501
     rows: list[list[int | float]] = []
-    # Where each integer sits, to name it if the batch has to be float64.
+    # Where each integer float64 might not hold sits (|v| > 2**53), to name it if the
+    # batch has to be float64; smaller integers are always exact there.
     integers: list[tuple[int, int, str, int]] = []
     first_float: tuple[int, int, str] | None = None
     fits_int64 = True
@@ -73,8 +74,9 @@ def read_rows(stream: TextIO, n: int) -> np.ndarray:
         for column, token in enumerate(tokens, start=1):
             value = _parse(token, number, column)
             if isinstance(value, int):
-                integers.append((number, column, token, value))
-                fits_int64 = fits_int64 and _INT64[0] <= value < _INT64[1]
+                if abs(value) > 2**53:
+                    integers.append((number, column, token, value))
+                    fits_int64 = fits_int64 and _INT64[0] <= value < _INT64[1]
             elif first_float is None:
                 first_float = (number, column, token)
             row.append(value)
