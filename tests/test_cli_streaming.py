@@ -317,3 +317,46 @@ def test_block_rows_default_is_bounded(tmp_path: Path) -> None:
     assert _stream.block_rows_for(source, None) * 16 * 4 == _stream.BLOCK_BYTES
     assert _stream.block_rows_for(source, 3) == 3
     assert math.isclose(_stream.BLOCK_BYTES, 16 * 2**20)
+
+
+def test_text_output_is_written_in_chunks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Text to stdout is built a bounded chunk at a time, never as one giant string."""
+    monkeypatch.setattr("sortnet.cli._text.TEXT_CHUNK_VALUES", 8)
+    X = np.arange(40, 0, -1).reshape(10, 4)
+    np.save(tmp_path / "x.npy", X)
+    writes: list[str] = []
+    real_write = sys.stdout.write
+    monkeypatch.setattr(sys.stdout, "write", lambda text: writes.append(text) or real_write(text))
+    code, out, _ = _run(capsys, "sort", "best", "4", "--input", str(tmp_path / "x.npy"))
+    assert code == 0 and out.splitlines()[0] == "37 38 39 40"
+    assert len(writes) == 5 and all(text.count("\n") == 2 for text in writes)
+
+
+def test_kernel_is_chosen_for_the_whole_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A large file is sorted by the compiled kernel even though each block is small."""
+    from sortnet import kernels
+
+    seen: list[tuple[int, ...]] = []
+    compiled: list[str] = []
+
+    def use_kernel(X: np.ndarray, net: object, *, kind: str = "sort", **_: object) -> bool:
+        seen.append(X.shape)
+        return bool(compiled) or X.shape[0] >= 100  # like auto mode: big batch or compiled
+
+    def get_kernel(net: object, dtype: object, *, kind: str = "sort", **_: object) -> object:
+        compiled.append(kind)
+        return lambda X, out: out.__setitem__(Ellipsis, np.sort(X, axis=1))
+
+    monkeypatch.setattr(kernels, "use_kernel", use_kernel)
+    monkeypatch.setattr(kernels, "get_kernel", get_kernel)
+    X = np.random.default_rng(2).standard_normal((100, 4))
+    np.save(tmp_path / "x.npy", X)
+    argv = ["--input", str(tmp_path / "x.npy"), "--output", str(tmp_path / "y.npy")]
+    code, _, _ = _run(capsys, "sort", "best", "4", *argv, "--block-rows", "10")
+    assert code == 0 and seen[0] == (100, 4) and compiled[0] == "sort"
+    assert np.array_equal(np.load(tmp_path / "y.npy"), np.sort(X, axis=1))
+    assert len(compiled) == 12  # the warm-up, the empty probe and 10 blocks, all compiled
