@@ -166,3 +166,30 @@ def test_dask_argument_errors() -> None:
         model(X, dtype="fast")
     with pytest.raises(InputError, match="chunk_rows must be a positive integer, got -1"):
         model(X, chunk_rows=-1)
+
+
+def _bench(**settings: object) -> dict[str, object]:
+    from sortnet.bench import BenchConfig, run_dask_benchmark
+
+    options = dict(sizes=[4], executors=["circuit"], rows=600, repeats=1, warmup=0, memory=False)
+    chunk_rows = settings.pop("chunk_rows", 200)
+    options.update(settings)
+    return run_dask_benchmark(  # type: ignore[no-any-return]
+        BenchConfig(**options),  # type: ignore[arg-type]
+        lambda n: [("bubble", sortnet.network("bubble", n))],
+        chunk_rows=chunk_rows,  # type: ignore[arg-type]
+    )
+
+
+def test_bench_dask_engine_runs_the_requested_dtype() -> None:
+    report = _bench(dtype="float64")
+    assert {row["dtype"] for row in report["results"]} == {"float64"}  # type: ignore[index]
+    assert all(row["exact"] for row in report["results"])  # type: ignore[index]
+    assert [row["rows"] for row in report["results"]] == [600, 600, 600]  # type: ignore[index]
+    with pytest.raises(SortnetError, match="--engine dask generates float32 or float64, got"):
+        _bench(dtype="int32")
+
+
+def test_bench_dask_engine_refuses_bad_chunk_rows() -> None:
+    with pytest.raises(SortnetError, match="--chunk-rows must be at least 1, got 0"):
+        _bench(chunk_rows=0)
