@@ -58,13 +58,17 @@ def is_dask_array(X: Any) -> bool:
     return isinstance(X, da.Array)
 
 
-def _whole_rows(X: Any, width: int, chunk_rows: int | None) -> Any:
-    """``X`` checked to be ``(batch, width)`` and rechunked so no row is split."""
+def _whole_rows(X: Any, width: int, chunk_rows: int | None, kinds: str = "iuf") -> Any:
+    """``X`` checked to be ``(batch, width)`` and rechunked so no row is split.
+
+    ``kinds`` are the accepted dtype kinds: models, like ``model(X)`` on numpy
+    arrays, also take booleans ("b").
+    """
     if X.ndim != 2:
         raise InputError(f"X must have shape (batch, n={width}), got shape {X.shape}")
     if X.shape[1] != width:
         raise InputError(f"X has {X.shape[1]} columns but the network has n={width} wires")
-    if X.dtype.kind not in "iuf":
+    if X.dtype.kind not in kinds:
         raise InputError(f"X must have an integer or floating dtype, got {X.dtype}")
     if chunk_rows is not None and (
         isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1
@@ -231,7 +235,7 @@ def run_model(model: Any, X: Any, *, dtype: Any = None, chunk_rows: int | None =
     """
     from dask.base import tokenize
 
-    X = _whole_rows(X, model.n, chunk_rows)
+    X = _whole_rows(X, model.n, chunk_rows, kinds="biuf")
     if dtype is None:
         dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
     try:

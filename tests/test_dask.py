@@ -166,6 +166,9 @@ def test_dask_argument_errors() -> None:
         model(X, dtype="fast")
     with pytest.raises(InputError, match="chunk_rows must be a positive integer, got -1"):
         model(X, chunk_rows=-1)
+    # Booleans run as on a numpy batch (as 0.0 and 1.0).
+    flags = np.array([[True, False, True, False]] * 5)
+    assert np.array_equal(model(da.from_array(flags, chunks=2)).compute(), model(flags))
 
 
 def _bench(**settings: object) -> dict[str, object]:
