@@ -39,7 +39,9 @@ DEFAULT_CHUNK_ROWS = 1 << 20
 
 KINDS = ("sort", "argsort")
 
-# Row numbers in the executors' messages: "at row 5", "X[5, 2] = ...".
+# Row numbers in the executors' messages: "at row 5", "X[5, 2] = ...". A task shifts
+# them by its block's offset; tests/test_dask.py checks every message that has one, so
+# a reworded message cannot silently go back to numbering rows within the chunk.
 _ROW_REFERENCE = re.compile(r"(\bat row |\bX\[)(\d+)")
 
 
