@@ -123,11 +123,8 @@ def _time(graph: Any, options: dict[str, Any], config: BenchConfig, memory: bool
     del times[:]
     for _ in range(config.repeats - 1 if memory else config.repeats):
         once()
-    timing = _Timing(times, 0)
-    if memory:
-        timing.peak_mb, timing.memory_method = peak_memory(once)
-    timing.disorder = counts[-1]
-    return timing
+    peak_mb, method = peak_memory(once) if memory else (float("nan"), "off")
+    return _Timing(times, counts[-1], peak_mb, method)
 
 
 def _first_chunk_exact(case: _Case, X: Any, chunk_rows: int, options: dict[str, Any]) -> bool:
