@@ -17,12 +17,12 @@ request (``allow_missing_digest=True``), because a change to it cannot be detect
 Weights are stored as float32 when that is lossless (compiled weights are small
 dyadic numbers), else float64. Files are written to a temporary name and renamed,
 so a crash never leaves half a model behind. :func:`load_model` never unpickles,
-bounds every size it reads, checks every array and the metadata before building
-anything (:mod:`sortnet.model_file_checks`) and refuses a file whose content no
-longer matches its digest. The digest covers every weight, bias, activation and the
-model metadata (not the unit labels, which only annotate summaries and drawings); it
-detects a changed file, it is not a signature: whoever edits a file on purpose can
-recompute it.
+bounds every size it reads (:mod:`sortnet.model_archive`), checks every array and
+the metadata before building anything (:mod:`sortnet.model_file_checks`) and refuses
+a file whose content no longer matches its digest. The digest covers every weight,
+bias, activation and the model metadata (not the unit labels, which only annotate
+summaries and drawings); it detects a changed file, it is not a signature: whoever
+edits a file on purpose can recompute it.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from sortnet.digest import model_digest
 from sortnet.errors import ModelFormatError
 from sortnet.io.atomic import atomic_write
 from sortnet.model import CompiledModel, Layer, Matrix
+from sortnet.model_archive import MAX_UNCOMPRESSED_BYTES, read_archive
 
 __all__ = ["FORMAT", "FORMAT_VERSION", "ModelFormatError", "load_model", "save_model"]
 
@@ -137,10 +138,10 @@ def _check_writable(model: CompiledModel, arrays: dict[str, np.ndarray], path: A
             raise ModelFormatError(f"{where}: {name} contains NaN or an infinity")
     checks.check_metadata(model.metadata, model.layers, where)
     total = sum(array.nbytes + 128 for array in arrays.values())  # 128: an .npy header
-    if total > checks.MAX_UNCOMPRESSED_BYTES:
+    if total > MAX_UNCOMPRESSED_BYTES:
         raise ModelFormatError(
             f"{where}: its arrays take {total / (1 << 20):.1f} MiB, more than the model file "
-            f"limit of {checks.MAX_UNCOMPRESSED_BYTES >> 20} MiB"
+            f"limit of {MAX_UNCOMPRESSED_BYTES >> 20} MiB"
         )
 
 
@@ -188,7 +189,7 @@ def load_model(
     if not isinstance(path, (str, os.PathLike)):
         raise ModelFormatError(f"path must be a str or path, got {type(path).__name__}")
     path = Path(path)
-    arrays = checks.read_archive(path)
+    arrays = read_archive(path)
     header = _read_header(arrays, path)
     layers_meta = checks.check_layer_meta(header.get("layers"), path)
     expected = checks.member_names(layers_meta)
