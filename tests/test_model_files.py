@@ -26,9 +26,9 @@ import scipy.sparse
 
 import compilers
 import sortnet
+from sortnet import ModelFormatError
 from sortnet.cli import main
 from sortnet.counting import counting_network
-from sortnet.errors import ModelFormatError
 from sortnet.model import CompiledModel, Layer
 from sortnet.model_io import FORMAT_VERSION
 
@@ -283,8 +283,8 @@ def test_opt_in_keeps_every_other_check(good: dict[str, Path], tmp_path: Path) -
     ("version", "message"),
     [
         (3, r"format version 3 is not supported .*reads versions 1, 2; .*newer sortnet"),
-        ("2", r"format version '2' is not supported"),
-        (True, r"format version True is not supported"),
+        ("2", r"format version '2' is not supported \(this sortnet reads versions 1, 2\)"),
+        (True, r"format version True is not supported \(this sortnet reads versions 1, 2\)"),
     ],
 )
 def test_unknown_format_version(
