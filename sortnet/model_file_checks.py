@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-def _fail(path: Path, problem: str) -> ModelFormatError:
+def _fail(path: Path | str, problem: str) -> ModelFormatError:
     # One line: the CLI prints the message as its only line on stderr.
     return ModelFormatError(f"{path}: {problem}".replace("\n", " "))
 
@@ -252,13 +252,12 @@ def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
     ...
     sortnet.errors.ModelFormatError: m.npz: metadata k=3 is not an integer in 1..n=2
     """
-    here = Path(where)
     if not isinstance(metadata, dict):
-        raise _fail(here, "metadata 'model' is not an object")
+        raise _fail(where, "metadata 'model' is not an object")
     n, outputs = layers[0].inputs, layers[-1].outputs
 
     def wrong(problem: str) -> ModelFormatError:
-        return _fail(here, f"metadata {problem}")
+        return _fail(where, f"metadata {problem}")
 
     if "digest" in metadata:  # model_digest ignores this key, so it must not hide there
         raise wrong("holds a 'digest' entry; the digest belongs in the file header")

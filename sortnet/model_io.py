@@ -241,9 +241,9 @@ def _check_digest(
         if not allow_missing:
             raise ModelFormatError(
                 f"{path}: has no content digest (format version 1, written by sortnet 0.1.0), "
-                "so a modification cannot be detected; if you trust its origin, load it with "
-                "--allow-missing-digest (command line) or load_model(path, "
-                "allow_missing_digest=True), and save it again to add a digest"
+                "so a modification cannot be detected; if you trust its origin, pass "
+                "--allow-missing-digest to sortnet run, verify or info, or call "
+                "load_model(path, allow_missing_digest=True) and save the model again to add one"
             )
         return
     actual = model_digest(model.layers, model.metadata)
