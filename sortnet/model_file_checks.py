@@ -269,7 +269,9 @@ def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
     if k is not None and outputs != 1:
         raise wrong(f"k={k} but the model has {outputs} outputs (a k-th model has 1)")
     lowering = metadata.get("lowering")
-    if lowering is not None and lowering not in LOWERING_ACTIVATIONS:
+    if lowering is not None and (
+        not isinstance(lowering, str) or lowering not in LOWERING_ACTIVATIONS
+    ):
         raise wrong(f"lowering {lowering!r} is unknown; known: {', '.join(LOWERING_ACTIVATIONS)}")
     if lowering is not None and k is None and outputs != n:
         raise wrong(f"k=None (a full sort) but the model has {outputs} outputs for n={n}")

@@ -322,6 +322,7 @@ BAD_METADATA = [
     ("lowering-residual", "relu4", "model", {"lowering": "residual"}, "not every layer is a res"),
     ("lowering-relu-res", "residual4", "model", {"lowering": "relu"}, "has residual blocks"),
     ("lowering-unknown", "abs4", "model", {"lowering": "tanh"}, "lowering 'tanh' is unknown"),
+    ("lowering-list", "abs4", "model", {"lowering": ["abs"]}, r"lowering \['abs'\] is unknown"),
     (
         "lowering-counting",
         "relu4",
@@ -697,3 +698,12 @@ def test_zip_that_is_not_an_npz_is_refused(
         archive.writestr("readme.txt", "hello")
     message = r"notes.npz: not a model file \(archive member 'readme.txt' is not .npy\)"
     refused(path, message, capsys, 4)
+
+
+def test_oversized_file_is_refused_before_reading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = tmp_path / "big.npz"
+    with big.open("wb") as stream:
+        stream.truncate(300 << 20)  # sparse: no disk space, no time
+    refused(big, r"big.npz: 300.0 MiB is more than the model file limit of 256.0 MiB", capsys, 4)
