@@ -240,7 +240,9 @@ def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
     message (the file). Checked: ``n`` and the source network's ``n``; ``k`` an
     integer in ``1..n`` with one output, else ``n`` outputs; a known ``lowering``
     whose activations and layer kinds the layers have; ``bound`` a positive finite
-    number up to ``2**120`` (required by counting models); ``readout`` one-hot at ``k``.
+    number up to ``2**120`` (required by counting models; allowed on any lowering, as
+    ``compilers.compile(..., bound=)`` allows it and the executor enforces it);
+    ``readout`` one-hot at ``k``; no ``digest`` entry (the digest ignores that key).
 
     Examples
     --------

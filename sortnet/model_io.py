@@ -152,8 +152,9 @@ def load_model(
 
     The file is untrusted: every size is bounded before anything is allocated and
     every array, count and metadata field is checked before anything is built (see
-    :mod:`sortnet.model_file_checks`), then the content digest is recomputed and
-    compared with the one stored, so a modified file is refused, not run.
+    :mod:`sortnet.model_archive` and :mod:`sortnet.model_file_checks`), then the
+    content digest is recomputed and compared with the one stored, so a modified file
+    is refused, not run.
 
     Parameters
     ----------
