@@ -29,3 +29,7 @@ class NetworkFormatError(SortnetError):
 
 class InputError(SortnetError):
     """An input batch has the wrong shape, width, dtype or values."""
+
+
+class ModelFormatError(SortnetError):
+    """A model file is corrupt, truncated, foreign, modified or from an unknown format version."""

@@ -36,6 +36,7 @@ import numpy as np
 
 from sortnet.activations import ACTIVATIONS
 from sortnet.errors import InputError
+from sortnet.sparse_check import check_sparse
 
 #: A weight matrix: a dense float64 ``ndarray`` or a ``scipy.sparse.csr_array``
 #: (typed loosely: scipy ships no type information).
@@ -49,7 +50,7 @@ def _as_matrix(value: Any, name: str) -> Matrix:
     if hasattr(value, "tocsr"):
         import scipy.sparse
 
-        matrix = scipy.sparse.csr_array(value, dtype=np.float64)
+        matrix = scipy.sparse.csr_array(check_sparse(value, name), dtype=np.float64)
         matrix.sum_duplicates()
         return matrix
     array = np.array(value, dtype=np.float64)

@@ -1,42 +1,55 @@
 """Model files: :class:`~sortnet.model.CompiledModel` to and from ``.npz``, without pickle.
 
-Layout (format version 1): a compressed ``.npz`` holding
+Layout (format version 2): a compressed ``.npz`` holding
 
 * ``metadata``: a 1-element unicode array with a JSON object: ``format`` (``"sortnet-model"``),
-  ``format_version``, ``sortnet_version``, the model metadata (``source`` network name,
+  ``format_version``, ``sortnet_version``, ``digest`` (the model's content digest,
+  :func:`sortnet.digest.model_digest`), the model metadata (``source`` network name,
   kind and comparators, ``lowering``, ``k``, ``bound``, ``readout``) and, per layer,
   its activations (run-length encoded), labels and which matrices are stored sparse;
 * ``layer{i}.bias`` and, for each matrix ``m`` of layer ``i`` (``weight``, and
   ``out_weight``/``skip`` for residual blocks), either ``layer{i}.{m}`` (dense) or
   ``layer{i}.{m}.data/.indices/.indptr/.shape`` (CSR).
 
+Format version 1 (sortnet 0.1.0) is the same without ``digest``; it is read only on
+request (``allow_missing_digest=True``), because a change to it cannot be detected.
+
 Weights are stored as float32 when that is lossless (compiled weights are small
 dyadic numbers), else float64. Files are written to a temporary name and renamed,
-so a crash never leaves half a model behind. :func:`load_model` reads with
-``allow_pickle=False`` and turns anything that is not a sortnet model into a
-:class:`ModelFormatError`.
+so a crash never leaves half a model behind. :func:`load_model` never unpickles,
+bounds every size it reads (:mod:`sortnet.model_archive`), checks every array and
+the metadata before building anything (:mod:`sortnet.model_file_checks`) and refuses
+a file whose content no longer matches its digest. The digest covers every weight,
+bias, activation and the model metadata (not the unit labels, which only annotate
+summaries and drawings); it detects a changed file, it is not a signature: whoever
+edits a file on purpose can recompute it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
-from sortnet.errors import SortnetError
+from sortnet import model_file_checks as checks
+from sortnet.digest import model_digest
+from sortnet.errors import ModelFormatError
 from sortnet.io.atomic import atomic_write
 from sortnet.model import CompiledModel, Layer, Matrix
+from sortnet.model_archive import MAX_UNCOMPRESSED_BYTES, read_archive
+
+__all__ = ["FORMAT", "FORMAT_VERSION", "ModelFormatError", "load_model", "save_model"]
 
 FORMAT = "sortnet-model"
-FORMAT_VERSION = 1
-
-
-class ModelFormatError(SortnetError):
-    """A model file is corrupt, truncated, foreign or from an unknown format version."""
+#: The version :func:`save_model` writes: 2 added the content digest.
+FORMAT_VERSION = 2
+#: Versions :func:`load_model` reads (1 only with ``allow_missing_digest=True``).
+READABLE_VERSIONS = (1, 2)
+#: The first version whose files always hold a digest.
+DIGEST_SINCE = 2
 
 
 def _compact(array: np.ndarray) -> np.ndarray:
@@ -103,10 +116,13 @@ def save_model(model: CompiledModel, path: str | os.PathLike[str]) -> None:
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "sortnet_version": __version__,
+        # Computed now, not model.digest: that is cached, and metadata is a mutable dict.
+        "digest": model_digest(model.layers, model.metadata),
         "model": model.metadata,
         "layers": layers_meta,
     }
     arrays["metadata"] = np.array([json.dumps(header)])
+    _check_writable(model, arrays, path)
 
     def write(stream: BinaryIO) -> None:
         np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]
@@ -114,32 +130,51 @@ def save_model(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     atomic_write(path, write, "model")
 
 
-def _load_matrix(data: Any, prefix: str, sparse: bool) -> Matrix:
-    if not sparse:
-        return np.asarray(data[prefix], dtype=np.float64)
-    import scipy.sparse
+def _check_writable(model: CompiledModel, arrays: dict[str, np.ndarray], path: Any) -> None:
+    """Refuse to write a file that :func:`load_model` would refuse to read."""
+    where = f"cannot save model to {path}"
+    for name, array in arrays.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelFormatError(f"{where}: {name} contains NaN or an infinity")
+    checks.check_metadata(model.metadata, model.layers, where)
+    total = sum(array.nbytes + 128 for array in arrays.values())  # 128: an .npy header
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise ModelFormatError(
+            f"{where}: its arrays take {total / (1 << 20):.1f} MiB, more than the model file "
+            f"limit of {MAX_UNCOMPRESSED_BYTES >> 20} MiB"
+        )
 
-    shape = tuple(int(v) for v in data[f"{prefix}.shape"])
-    return scipy.sparse.csr_array(
-        (
-            np.asarray(data[f"{prefix}.data"], dtype=np.float64),
-            data[f"{prefix}.indices"],
-            data[f"{prefix}.indptr"],
-        ),
-        shape=shape,
-    )
 
+def load_model(
+    path: str | os.PathLike[str], *, allow_missing_digest: bool = False
+) -> CompiledModel:
+    """Read a model written by :meth:`CompiledModel.save`, checking everything in it first.
 
-def load_model(path: str | os.PathLike[str]) -> CompiledModel:
-    """Read a model written by :meth:`CompiledModel.save`.
+    The file is untrusted: every size is bounded before anything is allocated and
+    every array, count and metadata field is checked before anything is built (see
+    :mod:`sortnet.model_archive` and :mod:`sortnet.model_file_checks`), then the
+    content digest is recomputed and compared with the one stored, so a modified file
+    is refused, not run.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+    allow_missing_digest : bool, default False
+        Accept a file without a content digest (format version 1, written by sortnet
+        0.1.0), whose modification cannot be detected. Every other check still
+        applies; saving the loaded model again adds a digest. A file that has a
+        digest is always checked against it.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ModelFormatError
-        If the file is not a readable sortnet model (corrupt, truncated, foreign,
-        newer format version); the message says which.
+        If the file is not a readable, consistent sortnet model (not a regular file,
+        too large, corrupt, truncated, foreign, modified after it was written, without
+        a digest, from a newer format version, or with arrays or metadata that
+        contradict each other); the message names the file and the problem.
 
     Examples
     --------
@@ -150,61 +185,71 @@ def load_model(path: str | os.PathLike[str]) -> CompiledModel:
     ...     load_model(bad)
     Traceback (most recent call last):
     ...
-    sortnet.model_io.ModelFormatError: ...bad.npz: not a model file (not an .npz archive)
+    sortnet.errors.ModelFormatError: ...bad.npz: not a model file (not an .npz archive)
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ModelFormatError(f"path must be a str or path, got {type(path).__name__}")
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(2, "No such file or directory", str(path))
-    if path.is_dir():
-        raise ModelFormatError(f"{path}: is a directory, not a model file")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return _read(data, path)
-    except ModelFormatError:
-        raise
-    except (zipfile.BadZipFile, EOFError) as error:
-        raise ModelFormatError(f"{path}: corrupt or truncated model file ({error})") from None
-    except (OSError, ValueError) as error:
-        if not zipfile.is_zipfile(path):
-            raise ModelFormatError(f"{path}: not a model file (not an .npz archive)") from None
-        raise ModelFormatError(f"{path}: corrupt model file ({error})") from None
+    arrays = read_archive(path)
+    header = _read_header(arrays, path)
+    layers_meta = checks.check_layer_meta(header.get("layers"), path)
+    expected = checks.member_names(layers_meta)
+    missing, extra = sorted(expected - set(arrays)), sorted(set(arrays) - expected)
+    if missing:
+        raise ModelFormatError(f"{path}: corrupt model file (missing array {missing[0]!r})")
+    if extra:
+        raise ModelFormatError(f"{path}: not a model file sortnet wrote (extra array {extra[0]!r})")
+    specs = checks.checked_layers(layers_meta, arrays, path)
+    layers = [Layer(**spec) for spec in specs]
+    checks.check_metadata(header.get("model"), layers, str(path))
+    model = CompiledModel(layers, header["model"])
+    _check_digest(header, model, path, allow_missing_digest)
+    return model
 
 
-def _read(data: Any, path: Path) -> CompiledModel:
-    if "metadata" not in getattr(data, "files", []):
+def _read_header(arrays: dict[str, np.ndarray], path: Path) -> dict[str, Any]:
+    if "metadata" not in arrays:
         raise ModelFormatError(f"{path}: not a sortnet model (no 'metadata' entry)")
-    try:
-        header = json.loads(str(data["metadata"][0]))
-    except (ValueError, IndexError) as error:
-        raise ModelFormatError(f"{path}: unreadable metadata ({error})") from None
+    text = arrays["metadata"]
+    if text.dtype.kind != "U" or text.shape != (1,):
+        raise ModelFormatError(f"{path}: unreadable metadata (not one JSON string)")
+    header = checks.parse_header(str(text[0]), path)
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ModelFormatError(f"{path}: not a sortnet model (format is not {FORMAT!r})")
     version = header.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version not in READABLE_VERSIONS:
+        newer = type(version) is int and version > FORMAT_VERSION
         raise ModelFormatError(
-            f"{path}: model format version {version!r} is not supported "
-            f"(this sortnet reads version {FORMAT_VERSION})"
+            f"{path}: model format version {version!r} is not supported (this sortnet reads "
+            f"versions {', '.join(map(str, READABLE_VERSIONS))}"
+            + ("; it was written by a newer sortnet: upgrade)" if newer else ")")
         )
-    layers = []
-    try:
-        for index, meta in enumerate(header["layers"]):
-            sparse = set(meta["sparse"])
-            matrices = {
-                name: _load_matrix(data, f"layer{index}.{name}", name in sparse)
-                for name in (("weight", "out_weight", "skip") if meta["residual"] else ("weight",))
-            }
-            activations = tuple(name for name, count in meta["activations"] for _ in range(count))
-            labels = meta.get("labels")
-            layers.append(
-                Layer(
-                    bias=np.asarray(data[f"layer{index}.bias"], dtype=np.float64),
-                    activations=activations,
-                    labels=None if labels is None else tuple(labels),
-                    **matrices,
-                )
+    if not isinstance(header.get("model"), dict):
+        raise ModelFormatError(f"{path}: corrupt model file (metadata 'model' is not an object)")
+    return header
+
+
+def _check_digest(
+    header: dict[str, Any], model: CompiledModel, path: Path, allow_missing: bool
+) -> None:
+    stored = header.get("digest")
+    if stored is None:
+        if header["format_version"] >= DIGEST_SINCE:
+            # Format 2 always writes one: its absence means the header was edited.
+            raise ModelFormatError(
+                f"{path}: modified after it was written (its content digest was removed)"
             )
-        return CompiledModel(layers, header["model"])
-    except (KeyError, TypeError, ValueError) as error:
-        raise ModelFormatError(f"{path}: corrupt model file ({error})") from None
+        if not allow_missing:
+            raise ModelFormatError(
+                f"{path}: has no content digest (format version 1, written by sortnet 0.1.0), "
+                "so a modification cannot be detected; if you trust its origin, pass "
+                "--allow-missing-digest to sortnet run, verify or info, or call "
+                "load_model(path, allow_missing_digest=True) and save the model again to add one"
+            )
+        return
+    actual = model_digest(model.layers, model.metadata)
+    if stored != actual:
+        raise ModelFormatError(
+            f"{path}: modified after it was written: its weights or metadata do not match "
+            f"its content digest (stored {str(stored)[:16]}..., computed {actual[:16]}...)"
+        )

@@ -16,11 +16,17 @@ def is_model_file(path: str) -> bool:
     return path.lower().endswith(".npz")
 
 
-def verify_models(paths: Sequence[str], *, as_json: bool, seed: int | None = None) -> int:
+def verify_models(
+    paths: Sequence[str],
+    *,
+    as_json: bool,
+    seed: int | None = None,
+    allow_missing_digest: bool = False,
+) -> int:
     """Check each model through its weights; exit code 0 if all pass, 1 otherwise."""
     records = []
     for path in paths:
-        model = load_model(path)
+        model = load_model(path, allow_missing_digest=allow_missing_digest)
         start = time.perf_counter()
         check = verify_model(model, seed=0 if seed is None else seed)
         record = {"model": path, "n": model.n, **check.as_dict()}
@@ -40,17 +46,18 @@ def verify_models(paths: Sequence[str], *, as_json: bool, seed: int | None = Non
     return 0 if all(record["ok"] for record in records) else 1
 
 
-def model_info(path: str) -> dict[str, Any]:
+def model_info(path: str, *, allow_missing_digest: bool = False) -> dict[str, Any]:
     """The ``info`` description of a model file."""
     from sortnet.cli.compile_cmd import model_description
 
-    return {"model": path, **model_description(load_model(path))}
+    model = load_model(path, allow_missing_digest=allow_missing_digest)
+    return {"model": path, **model_description(model)}
 
 
-def print_model_info(path: str, *, as_json: bool) -> int:
+def print_model_info(path: str, *, as_json: bool, allow_missing_digest: bool = False) -> int:
     """Print a model's description (summary table, or JSON); exit code 0."""
     if as_json:
-        print(json.dumps(model_info(path)))
+        print(json.dumps(model_info(path, allow_missing_digest=allow_missing_digest)))
     else:
-        print(load_model(path).summary())
+        print(load_model(path, allow_missing_digest=allow_missing_digest).summary())
     return 0

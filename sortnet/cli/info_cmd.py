@@ -22,6 +22,12 @@ def register(subparsers: Any) -> None:
     )
     add_network_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the description as JSON")
+    parser.add_argument(
+        "--allow-missing-digest",
+        action="store_true",
+        help="accept a model file without a content digest (format version 1, written by "
+        "sortnet 0.1.0), whose modification cannot be detected",
+    )
     parser.set_defaults(func=run)
 
 
@@ -31,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from sortnet.cli._model import is_model_file, print_model_info
 
     if is_model_file(args.network):
-        return print_model_info(args.network, as_json=args.json)
+        trust = getattr(args, "allow_missing_digest", False)
+        return print_model_info(args.network, as_json=args.json, allow_missing_digest=trust)
     info = network_info(network_from_args(args))
     print(json.dumps(info) if args.json else format_info(info))
     return 0

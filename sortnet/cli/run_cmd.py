@@ -34,12 +34,18 @@ def register(subparsers: Any) -> None:
         default=None,
         help="precision of the run (default: float32 for float32 .npy input, else float64)",
     )
+    parser.add_argument(
+        "--allow-missing-digest",
+        action="store_true",
+        help="accept a model file without a content digest (format version 1, written by "
+        "sortnet 0.1.0), whose modification cannot be detected",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Load, run and write block by block; exit code 0 (user mistakes propagate to main)."""
-    model = load_model(args.model)
+    model = load_model(args.model, allow_missing_digest=args.allow_missing_digest)
     if args.output != "-":
         npy_target(args.output)  # a bad --output fails before any work
     source = open_input(args.input, model.n)

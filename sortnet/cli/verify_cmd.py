@@ -74,6 +74,12 @@ def register(subparsers: Any) -> None:
         "report the worst error",
     )
     parser.add_argument(
+        "--allow-missing-digest",
+        action="store_true",
+        help="accept a model file without a content digest (format version 1, written by "
+        "sortnet 0.1.0), whose modification cannot be detected",
+    )
+    parser.add_argument(
         "--optimize", choices=("size", "depth"), default=None, help="for the 'best' family"
     )
     parser.set_defaults(func=run)
@@ -87,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "model", False) or all(is_model_file(token) for token in args.networks):
         if args.k is not None:
             raise SortnetError("--k does not apply to model files: a k-th model checks its own k")
-        return verify_models(args.networks, as_json=args.json, seed=args.seed)
+        return verify_models(
+            args.networks,
+            as_json=args.json,
+            seed=args.seed,
+            allow_missing_digest=getattr(args, "allow_missing_digest", False),
+        )
     k = parse_k(args.k)
     exhaustive = True if args.exhaustive else (False if args.random else None)
     records = []
