@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from compilers.fuse import fuse
 from compilers.gadgets import Gadget, Lowering, Unit
 from compilers.lower import lower_comparators

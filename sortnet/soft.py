@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from sortnet import nodes
-from sortnet.errors import InputError, SortnetError
+from sortnet.errors import SortnetError
 from sortnet.network import Network
 
 __all__ = ["MAX_STEEPNESS", "MIN_STEEPNESS", "check_steepness", "input_bound", "soft_permutation"]
