@@ -142,10 +142,7 @@ def finite_difference(model, X, dY, index, name, entry, h=1e-5):  # type: ignore
     def loss(delta: float) -> float:
         layer = model.layers[index]
         value = getattr(layer, name)
-        if name == "bias":
-            value = value.copy()
-            value[entry] += delta
-        elif isinstance(value, np.ndarray):
+        if name == "bias" or isinstance(value, np.ndarray):
             value = value.copy()
             value[entry] += delta
         else:
@@ -243,7 +240,8 @@ def test_gap_scale_matches_the_gadgets() -> None:
     for lowering in EXACT:
         layer = compilers.compile(net, lowering).layers[0]
         nonlinear = [u for u, a in enumerate(layer.activations) if a in ("abs", "relu")]
-        gaps = [abs(layer.weight[u, 0]) for u in nonlinear if layer.weight[u, 0] == -layer.weight[u, 1]]
+        weight = layer.weight
+        gaps = [abs(weight[u, 0]) for u in nonlinear if weight[u, 0] == -weight[u, 1]]
         assert gaps and set(gaps) == {GAP_SCALE.get(lowering, 1.0)}
 
 
