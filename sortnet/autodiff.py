@@ -200,12 +200,16 @@ def _forward(
         TZ = None if T is None else step.weight.forward(T)
         for act, start, stop in step.groups:
             part = Z[:, start:stop]
+            if act.name == "identity":  # the common output layer: nothing to compute
+                D[:, start:stop] = 1
+                continue
             act.inplace(H[:, start:stop])
             D[:, start:stop] = _derivative(act, part, beta)
-            if beta is None and _kinked(act.name):
+            # np.all is one cheap pass; rows are only looked at when some z is exactly 0
+            if beta is None and _kinked(act.name) and not np.all(part):
                 at_kink = part == 0
                 tied |= at_kink.any(axis=1)
-                if TZ is not None and at_kink.any():
+                if TZ is not None:
                     side = np.where(at_kink, np.sign(TZ[:, start:stop]) * tiny, part)
                     D[:, start:stop] = _derivative(act, side, None)
         records.append(_Record(V, D, H if keep_hidden else None))
