@@ -70,7 +70,7 @@ def compile_softplus(
     >>> model.metadata["steepness"], model.layers[0].weight, model.layers[0].out_weight
     (2.0, array([[ 2., -2.]]), array([[-0.5],
            [ 0.5]]))
-    >>> model(np.array([[3.0, 1.0]])).round(4)  # 1 and 3, each within log(2) / beta
+    >>> model([[3.0, 1.0]]).round(4)  # 1 and 3, each within log(2) / beta
     array([[0.9909, 3.0091]])
     >>> compilers.compile(sortnet.network("bubble", 2), "relu", steepness=2.0)
     Traceback (most recent call last):
