@@ -4,9 +4,10 @@ Reverse mode through the layers of a :class:`~sortnet.model.CompiledModel`. A
 plain layer ``y = act(z)``, ``z = W v + b`` sends an upstream gradient ``g`` back
 as ``W.T (act'(z) * g)``; a residual block ``y = S v + U act(z)`` as
 ``S.T g + W.T (act'(z) * (U.T g))``. Activation derivatives come from the
-registry (:attr:`sortnet.activations.Activation.derivative`). Rows run in chunks
-(memory stays bounded: a chunk keeps each layer's input and ``act'(z)``), on a
-few threads, with the input checks and dtype rules of ``model(X)``.
+registry (:attr:`sortnet.activations.Activation.derivative`); the chunk engine is
+:mod:`sortnet.backprop`. Rows run in chunks (memory stays bounded: a chunk keeps
+each layer's input and ``act'(z)``), on a few threads, with the input checks and
+dtype rules of ``model(X)``.
 
 Exact mode (``steepness=None``)
     For the ``abs``, ``relu`` and ``residual`` lowerings the model is piecewise
@@ -19,11 +20,14 @@ Exact mode (``steepness=None``)
     values by index, so the Jacobian is the permutation matrix of the **stable**
     argsort (the limit of the Jacobian at ``x + eps * (1, ..., n)``, an element
     of the Clarke Jacobian). The plain conventions ``relu'(0) = abs'(0) = 0``
-    would not do: with them the relu lowering's carry ``relu(x) - relu(-x)`` has
-    derivative 0 at ``x = 0`` and a tied comparator keeps its inputs in place,
-    which is not stable (nor a permutation for the relu lowering). They remain
-    the fallback when the tangent is 0 too (never for compiled comparator models,
-    whose tangents are sums of distinct positive integers). The tie rule needs
+    would not do: with them a tied ``residual`` comparator keeps its inputs in
+    place (a permutation, but not the stable one: sorting networks are not
+    stable), a tied ``abs`` comparator averages them (``[[1/2, 1/2], [1/2, 1/2]]``)
+    and the ``relu`` lowering's carry ``relu(x) - relu(-x)`` has derivative 0 at
+    ``x = 0`` (not even doubly stochastic). They remain the fallback when the
+    tangent is 0 too, which never happens in compiled comparator models (a unit's
+    tangent is a sum or difference of two distinct numbers of ``1..n``, or one
+    of them). The tie rule needs
     the forward values to be exact, as they are on integers below ``2**(p - 2)``
     (the model's exactness contract); rounding can turn a tie into a tiny gap.
 Straight-through (``steepness=beta``, Kim et al., ICLR 2024)
@@ -32,36 +36,31 @@ Straight-through (``steepness=beta``, Kim et al., ICLR 2024)
     ``relaxed``). The ``abs`` and ``relu`` lowerings see a comparator's gap halved
     (``z = (a - b) / 2``), so for them ``beta`` is doubled per unit: every
     comparator then has the backward Jacobian ``[[1 - p, p], [p, 1 - p]]``,
-    ``p = sigmoid(beta (a - b))``, the Jacobian of the ``softplus`` lowering at
-    the same ``beta``. Doubly stochastic with entries in ``[0, 1]``; tends to the
-    exact Jacobian as ``beta`` grows (on rows without ties). Units without a
+    ``p = sigmoid(beta (a - b))`` at the exact comparator inputs: the comparator
+    Jacobian of the ``softplus`` lowering at the same ``beta``. Doubly stochastic
+    with entries in ``[0, 1]``; tends to the exact Jacobian as ``beta`` grows (on
+    rows without ties). Units without a
     relaxation (identity, softplus, step, indicator) keep their exact derivative;
-    ``step`` and ``indicator`` (counting models) have derivative 0, so counting
-    models get zero input gradients in both modes.
+    ``step`` and ``indicator`` have derivative 0 (their jumps are ignored).
+Counting models: their thresholds are piecewise constant, but the big-M gates pass
+each ``x`` through linearly, so their exact Jacobian is the stable-argsort
+permutation too (the tests check it); straight-through relaxes their gating ReLUs,
+which gives no soft permutation (not a supported use).
 """
 
 from __future__ import annotations
 
-import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import numpy as np
 
 from sortnet._blas import set_thread_local_blas_threads
-from sortnet.activations import ACTIVATIONS, Activation
+from sortnet.backprop import Accumulator, backward, forward_records, plan
 from sortnet.errors import InputError
-from sortnet.executor import (
-    SPARSE_MAX_DENSITY,
-    SPARSE_MIN_SIZE,
-    _check_input,
-    _limit,
-    _refusal,
-    default_threads,
-)
-from sortnet.model import CompiledModel, Matrix, to_dense
+from sortnet.executor import _check_input, _limit, _refusal, default_threads
+from sortnet.model import CompiledModel, Matrix
 
 __all__ = ["LayerGrad", "grad", "jacobian", "vjp"]
 
@@ -87,218 +86,6 @@ class LayerGrad:
     bias: np.ndarray
     out_weight: Matrix | None = None
     skip: Matrix | None = None
-
-
-class _Matrix:
-    """One matrix ``M`` in the run dtype, for ``V @ M.T`` (forward) and ``G @ M`` (backward)."""
-
-    def __init__(self, matrix: Matrix, dtype: np.dtype) -> None:
-        rows, cols = matrix.shape
-        size = rows * cols
-        nnz = np.count_nonzero(matrix) if isinstance(matrix, np.ndarray) else matrix.nnz
-        self.identity = (
-            rows == cols and nnz == rows and np.array_equal(to_dense(matrix), np.eye(rows))
-        )
-        self.sparse = size >= SPARSE_MIN_SIZE and nnz <= SPARSE_MAX_DENSITY * size
-        if self.sparse:  # the executor's rule, so products add the same terms
-            import scipy.sparse
-
-            self.csr = scipy.sparse.csr_array(matrix, dtype=dtype)
-            self.csr_t = scipy.sparse.csr_array(self.csr.T)
-        else:
-            self.dense = np.ascontiguousarray(to_dense(matrix), dtype=dtype)
-            self.dense_t = np.ascontiguousarray(self.dense.T)
-
-    def forward(self, V: np.ndarray) -> np.ndarray:
-        if self.identity:
-            return V
-        return np.asarray((self.csr @ V.T).T) if self.sparse else V @ self.dense_t
-
-    def backward(self, G: np.ndarray) -> np.ndarray:
-        if self.identity:
-            return G
-        return np.asarray((self.csr_t @ G.T).T) if self.sparse else G @ self.dense
-
-
-@dataclass
-class _Step:
-    weight: _Matrix
-    bias: np.ndarray | None
-    groups: list[tuple[Activation, int, int]]
-    out_weight: _Matrix | None
-    skip: _Matrix | None
-
-
-_PLANS: weakref.WeakKeyDictionary[CompiledModel, dict[Any, list[_Step]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _plan(model: CompiledModel, dtype: np.dtype) -> list[_Step]:
-    plans = _PLANS.setdefault(model, {})
-    if dtype not in plans:
-        plans[dtype] = [
-            _Step(
-                weight=_Matrix(layer.weight, dtype),
-                bias=layer.bias.astype(dtype) if np.any(layer.bias) else None,
-                groups=[(ACTIVATIONS[name], start, stop) for name, start, stop in layer.groups],
-                out_weight=None if layer.out_weight is None else _Matrix(layer.out_weight, dtype),
-                skip=None if layer.skip is None else _Matrix(layer.skip, dtype),
-            )
-            for layer in model.layers
-        ]
-    return plans[dtype]
-
-
-@cache
-def _kinked(name: str) -> bool:
-    """True when the activation's derivative jumps at 0 (relu, abs): ties need the tangent rule."""
-    act = ACTIVATIONS[name]
-    if act.derivative is None:
-        return False
-    tiny = np.array([-1e-300, 1e-300])
-    left, right = act.derivative(tiny)
-    return bool(left != right)
-
-
-def _derivative(act: Activation, Z: np.ndarray, beta: float | None) -> np.ndarray:
-    if act.derivative is None:
-        raise InputError(f"activation {act.name!r} has no derivative")
-    if beta is not None and act.relaxed is not None:
-        return np.asarray(act.relaxed(Z, beta), dtype=Z.dtype)
-    return np.asarray(act.derivative(Z), dtype=Z.dtype)
-
-
-@dataclass
-class _Record:
-    """What the backward pass needs of one layer: its input, act'(z) and (for grad) act(z)."""
-
-    inputs: np.ndarray
-    slope: np.ndarray
-    hidden: np.ndarray | None
-
-
-def _forward(
-    steps: list[_Step], X: np.ndarray, beta: float | None, *, keep_hidden: bool, tangent: bool
-) -> tuple[list[_Record], np.ndarray]:
-    """Forward pass of a chunk, keeping each layer's record; also returns rows with kinks hit.
-
-    With ``tangent``, a forward tangent in direction ``(1, ..., n)`` rides along
-    and decides the side of every kink hit exactly (see the module notes).
-    """
-    records = []
-    V = X
-    T = np.broadcast_to(np.arange(1, X.shape[1] + 1, dtype=X.dtype), X.shape) if tangent else None
-    tied = np.zeros(X.shape[0], dtype=bool)
-    tiny = np.finfo(X.dtype).tiny
-    for step in steps:
-        Z = step.weight.forward(V)
-        if step.bias is not None:
-            Z = Z + step.bias
-        H = np.array(Z, copy=True)
-        D = np.empty_like(H)
-        TZ = None if T is None else step.weight.forward(T)
-        for act, start, stop in step.groups:
-            part = Z[:, start:stop]
-            if act.name == "identity":  # the common output layer: nothing to compute
-                D[:, start:stop] = 1
-                continue
-            act.inplace(H[:, start:stop])
-            D[:, start:stop] = _derivative(act, part, beta)
-            # np.all is one cheap pass; rows are only looked at when some z is exactly 0
-            if beta is None and _kinked(act.name) and not np.all(part):
-                at_kink = part == 0
-                tied |= at_kink.any(axis=1)
-                if TZ is not None:
-                    side = np.where(at_kink, np.sign(TZ[:, start:stop]) * tiny, part)
-                    D[:, start:stop] = _derivative(act, side, None)
-        records.append(_Record(V, D, H if keep_hidden else None))
-        if step.out_weight is None or step.skip is None:
-            V = H
-            T = None if TZ is None else D * TZ
-        else:
-            V = step.skip.forward(V) + step.out_weight.forward(H)
-            if TZ is not None and T is not None:
-                T = step.skip.forward(T) + step.out_weight.forward(D * TZ)
-    return records, tied
-
-
-def _records(
-    steps: list[_Step], X: np.ndarray, beta: float | None, *, keep_hidden: bool
-) -> list[_Record]:
-    """Forward records of a chunk; rows that hit a kink exactly are redone with the tangent."""
-    records, tied = _forward(steps, X, beta, keep_hidden=keep_hidden, tangent=False)
-    if tied.any():  # ties are rare on real data: redo only those rows
-        rows = np.flatnonzero(tied)
-        redone, _ = _forward(steps, X[rows], beta, keep_hidden=False, tangent=True)
-        for record, fix in zip(records, redone, strict=True):
-            record.slope[rows] = fix.slope
-    return records
-
-
-def _backward(
-    steps: list[_Step],
-    records: list[_Record],
-    G: np.ndarray,
-    copies: int,
-    grads: list[dict[str, Any]] | None = None,
-) -> np.ndarray:
-    """Send ``G`` (``rows * copies`` upstream gradients, ``copies`` per row) back to the input."""
-    for index in range(len(steps) - 1, -1, -1):
-        step, record = steps[index], records[index]
-        residual = step.out_weight is not None and step.skip is not None
-        GH = step.out_weight.backward(G) if step.out_weight is not None else G
-        rows, units = record.slope.shape
-        GZ = (GH.reshape(rows, copies, units) * record.slope[:, None, :]).reshape(-1, units)
-        if grads is not None:  # copies == 1 here
-            slot = grads[index]
-            slot["weight"].add(GZ, record.inputs)
-            slot["bias"] += GZ.sum(axis=0, dtype=np.float64)
-            if residual:
-                slot["out_weight"].add(G, record.hidden)
-                slot["skip"].add(G, record.inputs)
-        back = step.weight.backward(GZ)
-        G = back + step.skip.backward(G) if residual and step.skip is not None else back
-    return G
-
-
-class _Accumulator:
-    """``sum over chunks of G.T @ V`` in float64, dense or on a sparse matrix's pattern."""
-
-    def __init__(self, matrix: Matrix) -> None:
-        self.matrix = matrix
-        if isinstance(matrix, np.ndarray):
-            self.total: np.ndarray = np.zeros(matrix.shape)
-        else:
-            coo = matrix.tocoo()
-            self.rows, self.cols = coo.row, coo.col
-            self.total = np.zeros(self.rows.size)
-
-    def add(self, G: np.ndarray, V: np.ndarray | None) -> None:
-        assert V is not None
-        if isinstance(self.matrix, np.ndarray):
-            self.total += G.T.astype(np.float64) @ V.astype(np.float64)
-            return
-        block = 4096  # entries per pass: bounds the (rows x block) temporaries
-        for first in range(0, self.rows.size, block):
-            r, c = self.rows[first : first + block], self.cols[first : first + block]
-            self.total[first : first + block] += np.einsum(
-                "ij,ij->j", G[:, r].astype(np.float64), V[:, c].astype(np.float64)
-            )
-
-    def merge(self, other: _Accumulator) -> None:
-        self.total += other.total
-
-    def result(self) -> Matrix:
-        if isinstance(self.matrix, np.ndarray):
-            return self.total
-        import scipy.sparse
-
-        pattern = scipy.sparse.csr_array(
-            (self.total, (self.rows, self.cols)), shape=self.matrix.shape
-        )
-        pattern.sort_indices()
-        return pattern
 
 
 def _check_steepness(steepness: Any) -> float | None:
@@ -422,15 +209,15 @@ def vjp(
     array, single = _check_input(model, X, dtype)
     expected = (model.n_outputs,) if single else (array.shape[0], model.n_outputs)
     upstream = _check_upstream(dY, expected, array.dtype).reshape(array.shape[0], -1)
-    steps = _plan(model, array.dtype)
+    steps = plan(model, array.dtype)
     beta = _unit_steepness(model, beta)
     result = np.empty_like(array)
     starts, rows, count = _chunking(model, array, chunk_rows, threads, 1)
 
     def work(_: Any, start: int, chunk: np.ndarray) -> None:
-        records = _records(steps, chunk, beta, keep_hidden=False)
+        kept = forward_records(steps, chunk, beta, keep_hidden=False)
         G = upstream[start : start + chunk.shape[0]]
-        result[start : start + chunk.shape[0]] = _backward(steps, records, G, 1)
+        result[start : start + chunk.shape[0]] = backward(steps, kept, G, 1)
 
     _parallel(model, array, starts, rows, count, work, lambda: None)
     return result[0] if single else result
@@ -470,7 +257,7 @@ def jacobian(
     """
     beta = _check_steepness(steepness)
     array, single = _check_input(model, X, dtype)
-    steps = _plan(model, array.dtype)
+    steps = plan(model, array.dtype)
     beta = _unit_steepness(model, beta)
     outputs = model.n_outputs
     result = np.empty((array.shape[0], outputs, model.n), dtype=array.dtype)
@@ -478,9 +265,9 @@ def jacobian(
     eye = np.eye(outputs, dtype=array.dtype)
 
     def work(_: Any, start: int, chunk: np.ndarray) -> None:
-        records = _records(steps, chunk, beta, keep_hidden=False)
+        kept = forward_records(steps, chunk, beta, keep_hidden=False)
         G = np.tile(eye, (chunk.shape[0], 1))  # one unit upstream gradient per output
-        back = _backward(steps, records, G, outputs)
+        back = backward(steps, kept, G, outputs)
         result[start : start + chunk.shape[0]] = back.reshape(chunk.shape[0], outputs, model.n)
 
     _parallel(model, array, starts, rows, count, work, lambda: None)
@@ -523,7 +310,7 @@ def grad(
     array, single = _check_input(model, X, dtype)
     expected = (model.n_outputs,) if single else (array.shape[0], model.n_outputs)
     upstream = _check_upstream(dY, expected, array.dtype).reshape(array.shape[0], -1)
-    steps = _plan(model, array.dtype)
+    steps = plan(model, array.dtype)
     beta = _unit_steepness(model, beta)
     starts, rows, count = _chunking(model, array, chunk_rows, threads, 1)
 
@@ -531,14 +318,14 @@ def grad(
         return [
             {
                 "bias": np.zeros(layer.units),
-                **{name: _Accumulator(matrix) for name, matrix in layer.matrices().items()},
+                **{name: Accumulator(matrix) for name, matrix in layer.matrices().items()},
             }
             for layer in model.layers
         ]
 
     def work(own: list[dict[str, Any]], start: int, chunk: np.ndarray) -> None:
-        records = _records(steps, chunk, beta, keep_hidden=True)
-        _backward(steps, records, upstream[start : start + chunk.shape[0]], 1, own)
+        kept = forward_records(steps, chunk, beta, keep_hidden=True)
+        backward(steps, kept, upstream[start : start + chunk.shape[0]], 1, own)
 
     states = _parallel(model, array, starts, rows, count, work, fresh)
     total = states[0]
