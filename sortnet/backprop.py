@@ -131,15 +131,15 @@ def _forward(
         Z = step.weight.forward(V)
         if step.bias is not None:
             Z = Z + step.bias
-        H = np.array(Z, copy=True)
-        D = np.empty_like(H)
+        elif Z is V:  # an identity weight: Z becomes H in place, V is kept in the record
+            Z = Z.copy()
+        D = np.empty_like(Z)
         TZ = None if T is None else step.weight.forward(T)
         for act, start, stop in step.groups:
             part = Z[:, start:stop]
             if act.name == "identity":  # the common output layer: nothing to compute
                 D[:, start:stop] = 1
                 continue
-            act.inplace(H[:, start:stop])
             D[:, start:stop] = _derivative(act, part, beta)
             # np.all is one cheap pass; rows are only looked at when some z is exactly 0
             if beta is None and _kinked(act.name) and not np.all(part):
@@ -148,6 +148,8 @@ def _forward(
                 if TZ is not None:
                     side = np.where(at_kink, np.sign(TZ[:, start:stop]) * tiny, part)
                     D[:, start:stop] = _derivative(act, side, None)
+            act.inplace(part)  # z is not needed past its derivative: H overwrites it
+        H = Z
         records.append(Record(V, D, H if keep_hidden else None))
         if step.out_weight is None or step.skip is None:
             V = H
