@@ -68,7 +68,7 @@ def compile(  # noqa: A001 - the public name the design asks for
     ----------
     net : Network
         A comparator network (any family or import) or a counting network.
-    lowering : {"relu", "abs", "residual", "counting"}, optional
+    lowering : {"relu", "abs", "residual", "counting", "softplus"}, optional
         How a comparator becomes units (see :mod:`compilers.gadgets`); default
         ``"relu"`` for comparator networks. Counting networks have their own
         lowering (``"counting"``, the default for them). ``"softplus"`` is the
