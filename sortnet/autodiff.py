@@ -65,7 +65,7 @@ from sortnet.model import CompiledModel, Matrix
 __all__ = ["LayerGrad", "grad", "jacobian", "vjp"]
 
 #: Target bytes a chunk keeps for its backward pass (layer inputs and act'(z)).
-CHUNK_BYTES = 1 << 22
+CHUNK_BYTES = 1 << 21
 #: Per-unit straight-through steepness is ``steepness / scale`` where ``scale`` is
 #: the factor a lowering's comparator units apply to the gap ``a - b``
 #: (``compilers.gadgets``: ``|x_i - x_j| / 2`` and ``relu(+-(x_i - x_j) / 2)``).
