@@ -18,6 +18,7 @@ from compilers.fuse import fuse
 from compilers.gadgets import LOWERINGS
 from compilers.lower import lower_comparators
 from compilers.output import output_map, readout
+from compilers.softplus import compile_softplus
 from sortnet import nodes
 from sortnet.counting import counting_network, resolve_k
 from sortnet.errors import SortnetError
@@ -59,6 +60,7 @@ def compile(  # noqa: A001 - the public name the design asks for
     k: int | str | None = None,
     *,
     bound: float | None = None,
+    steepness: float | None = None,
 ) -> CompiledModel:
     """Compile ``net`` to a :class:`~sortnet.model.CompiledModel` that sorts or selects.
 
@@ -66,10 +68,11 @@ def compile(  # noqa: A001 - the public name the design asks for
     ----------
     net : Network
         A comparator network (any family or import) or a counting network.
-    lowering : {"relu", "abs", "residual", "counting"}, optional
+    lowering : {"relu", "abs", "residual", "counting", "softplus"}, optional
         How a comparator becomes units (see :mod:`compilers.gadgets`); default
         ``"relu"`` for comparator networks. Counting networks have their own
-        lowering (``"counting"``, the default for them).
+        lowering (``"counting"``, the default for them). ``"softplus"`` is the
+        smooth residual lowering at ``steepness`` (see :mod:`compilers.softplus`).
     k : int or {"min", "median", "max"}, optional
         Output only the k-th smallest (1-based; ``"median"`` = rank ``(n+1)//2``):
         the network is pruned with ``sortnet.select`` and W3 is fused into the
@@ -77,6 +80,8 @@ def compile(  # noqa: A001 - the public name the design asks for
     bound : float, optional
         Refuse inputs with ``|x| > bound``. Counting models need one (big-M
         gating); their default is :data:`DEFAULT_BOUND` (``2**100``).
+    steepness : float, optional
+        ``beta`` of the ``softplus`` lowering (required by it, refused by the others).
 
     Returns
     -------
@@ -101,6 +106,8 @@ def compile(  # noqa: A001 - the public name the design asks for
     if not isinstance(net, Network):
         raise CompileError(f"compile needs a sortnet Network, got {type(net).__name__}")
     bound = _check_bound(bound)
+    if lowering == "softplus" or steepness is not None:
+        return compile_softplus(net, lowering, k, bound=bound, steepness=steepness)
     if net.kind == nodes.COUNTING_KIND:
         rank = resolve_k(k, net.n)
         if lowering not in (None, "counting"):

@@ -17,6 +17,7 @@ from sortnet.model import CompiledModel, Layer
 from sortnet.model_io import ModelFormatError, load_model
 from sortnet.network import Network
 from sortnet.select import select
+from sortnet.soft import soft_permutation
 from sortnet.verify import VerificationResult, verify
 
 __version__ = "0.1.0"
@@ -41,6 +42,7 @@ __all__ = [
     "save_drawing",
     "save_network",
     "select",
+    "soft_permutation",
     "sort",
     "verify",
     "__version__",

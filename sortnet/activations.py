@@ -3,9 +3,10 @@
 Each activation is defined once, here: its formula (for summaries and diagrams),
 a pure reference function, an in-place numpy kernel (for the executor), an
 ONNX emitter (for :meth:`~sortnet.model.CompiledModel.to_onnx`) and a scalar
-expression template for the generated numba kernels (:mod:`sortnet.model_kernels`). Adding an
-activation means adding one :class:`Activation` to :data:`ACTIVATIONS`; nothing
-else switches on activation names.
+expression template for the generated numba kernels (:mod:`sortnet.model_kernels`),
+its derivative and, for ReLU and abs, the derivative of their smooth relaxation
+(both for :mod:`sortnet.autodiff`). Adding an activation means adding one
+:class:`Activation` to :data:`ACTIVATIONS`; nothing else switches on activation names.
 """
 
 from __future__ import annotations
@@ -41,6 +42,15 @@ class Activation:
         A Python expression of one scalar, compiled by numba in generated kernels:
         ``{z}`` is the pre-activation, ``{zero}`` and ``{one}`` name constants of
         the run's dtype (a bare ``0.0`` would promote float32 arithmetic to float64).
+    derivative : callable or None
+        ``z -> act'(z)``, elementwise, same dtype. At a kink the value is a
+        convention: ``relu'(0) = 0`` and ``abs'(0) = sign(0) = 0``; the jumps of
+        ``step`` and ``indicator`` count as derivative 0 (it is 0 almost everywhere).
+    relaxed : callable or None
+        ``(z, beta) -> d/dz`` of the smooth relaxation at steepness ``beta``, for
+        straight-through gradients: ``sigmoid(beta z)`` for ReLU (the derivative of
+        ``softplus_beta``), ``2 sigmoid(beta z) - 1`` for abs (the derivative of
+        ``softplus_beta(z) + softplus_beta(-z)``). None: the exact derivative is used.
     """
 
     name: str
@@ -49,6 +59,8 @@ class Activation:
     inplace: Callable[[np.ndarray], None]
     onnx: OnnxEmitter
     scalar: str
+    derivative: Callable[[np.ndarray], np.ndarray] | None = None
+    relaxed: Callable[[np.ndarray, float], np.ndarray] | None = None
 
     def __repr__(self) -> str:
         return f"<Activation {self.name}: {self.formula}>"
@@ -76,6 +88,27 @@ def _indicator_inplace(z: np.ndarray) -> None:
     z[...] = z <= 1
 
 
+def _softplus(z: np.ndarray) -> np.ndarray:
+    # log(1 + e^z) = max(z, 0) + log1p(e^-|z|): exp never overflows, no NaN at any z.
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _softplus_inplace(z: np.ndarray) -> None:
+    tail = np.log1p(np.exp(-np.abs(z)))
+    np.maximum(z, 0, out=z)
+    z += tail
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    from scipy.special import expit  # stable in both tails, keeps float32
+
+    return expit(z)  # type: ignore[no-any-return]
+
+
+def _constant(value: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda z: np.full_like(z, value, dtype=np.result_type(z, 1.0))
+
+
 def _emit_cast(make_node: Callable[..., Any], test: str, y: str) -> Any:
     return make_node("Cast", [test], [y], to=1)  # 1 = onnx.TensorProto.FLOAT
 
@@ -90,6 +123,10 @@ def _onnx_abs(make_node, z, y, const):  # type: ignore[no-untyped-def]
 
 def _onnx_relu(make_node, z, y, const):  # type: ignore[no-untyped-def]
     return [make_node("Relu", [z], [y])]
+
+
+def _onnx_softplus(make_node, z, y, const):  # type: ignore[no-untyped-def]
+    return [make_node("Softplus", [z], [y])]
 
 
 def _onnx_step(make_node, z, y, const):  # type: ignore[no-untyped-def]
@@ -117,8 +154,18 @@ ACTIVATIONS: dict[str, Activation] = {
             _identity_inplace,
             _onnx_identity,
             "{z}",
+            derivative=_constant(1.0),
         ),
-        Activation("abs", "|z|", np.abs, _abs_inplace, _onnx_abs, "abs({z})"),
+        Activation(
+            "abs",
+            "|z|",
+            np.abs,
+            _abs_inplace,
+            _onnx_abs,
+            "abs({z})",
+            derivative=np.sign,
+            relaxed=lambda z, beta: np.tanh(z * (beta / 2)),  # = 2 sigmoid(beta z) - 1
+        ),
         Activation(
             "relu",
             "max(z, 0)",
@@ -126,6 +173,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _relu_inplace,
             _onnx_relu,
             "max({z}, {zero})",
+            derivative=lambda z: (z > 0).astype(np.result_type(z, 1.0)),
+            relaxed=lambda z, beta: _sigmoid(z * beta),
         ),
         Activation(
             "step",
@@ -134,6 +183,7 @@ ACTIVATIONS: dict[str, Activation] = {
             _step_inplace,
             _onnx_step,
             "{one} if {z} >= {zero} else {zero}",
+            derivative=_constant(0.0),
         ),
         Activation(
             "indicator",
@@ -142,6 +192,17 @@ ACTIVATIONS: dict[str, Activation] = {
             _indicator_inplace,
             _onnx_indicator,
             "{one} if abs({z}) <= {one} else {zero}",
+            derivative=_constant(0.0),
+        ),
+        Activation(
+            # Steepness is folded into the weights: softplus_beta(z) = softplus(beta z) / beta.
+            "softplus",
+            "log(1 + exp(z))",
+            _softplus,
+            _softplus_inplace,
+            _onnx_softplus,
+            "max({z}, {zero}) + np.log1p(np.exp(-abs({z})))",
+            derivative=_sigmoid,
         ),
     )
 }
@@ -159,7 +220,7 @@ def activation(name: str) -> Activation:
     >>> activation("tanh")
     Traceback (most recent call last):
     ...
-    KeyError: "unknown activation 'tanh'; known: identity, abs, relu, step, indicator"
+    KeyError: "unknown activation 'tanh'; known: identity, abs, relu, step, indicator, softplus"
     """
     try:
         return ACTIVATIONS[name]
