@@ -40,8 +40,11 @@ LOWERING_ACTIVATIONS = {
     "abs": {"abs", "identity"},
     "relu": {"relu", "identity"},
     "residual": {"relu", "identity"},
+    "softplus": {"softplus", "identity"},
     "counting": {"step", "indicator", "relu", "identity"},
 }
+#: Lowerings built of residual blocks: every layer but a trivial one is a block.
+RESIDUAL_LOWERINGS = frozenset({"residual", "softplus"})
 
 __all__ = [
     "check_layer_meta",
@@ -278,6 +281,7 @@ def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
     if lowering is not None and k is None and outputs != n:
         raise wrong(f"k=None (a full sort) but the model has {outputs} outputs for n={n}")
     _check_bound(metadata.get("bound"), lowering, wrong)
+    _check_steepness(metadata.get("steepness"), lowering, wrong)
     source = metadata.get("source")
     if source is not None:
         _check_source(source, n, lowering, wrong)
@@ -287,6 +291,19 @@ def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
     if readout is not None:
         descending = bool(source.get("descending")) if isinstance(source, dict) else False
         _check_readout(readout, n, k, descending, wrong)
+
+
+def _check_steepness(steepness: Any, lowering: Any, wrong: Any) -> None:
+    # The steepness is folded into the weights; the stored value describes them (and
+    # sets the error bound), so it must be present, and only, on softplus models.
+    if lowering != "softplus":
+        if steepness is not None:
+            raise wrong(f"steepness={steepness!r} on a {lowering!r} model (softplus only)")
+        return
+    if type(steepness) not in (int, float) or not (
+        math.isfinite(steepness) and 2.0**-20 <= steepness <= 2.0**60
+    ):
+        raise wrong(f"steepness={steepness!r} is not a number in [2**-20, 2**60]")
 
 
 def _check_bound(bound: Any, lowering: Any, wrong: Any) -> None:
@@ -339,11 +356,12 @@ def _check_lowering(lowering: str, layers: Sequence[Any], wrong: Any) -> None:
     # A network without comparators (n = 1, say) compiles to one identity layer.
     trivial = len(layers) == 1 and not layers[0].residual and not layers[0].nonlinear
     residual = [layer.residual for layer in layers]
-    if lowering == "residual" and not trivial and not all(residual):
-        raise wrong("lowering 'residual' but not every layer is a residual block")
-    if lowering != "residual" and any(residual):
+    blocks = lowering in RESIDUAL_LOWERINGS
+    if blocks and not trivial and not all(residual):
+        raise wrong(f"lowering {lowering!r} but not every layer is a residual block")
+    if not blocks and any(residual):
         raise wrong(f"lowering {lowering!r} but the model has residual blocks")
-    if lowering != "residual" and layers[-1].nonlinear:
+    if not blocks and layers[-1].nonlinear:
         raise wrong(f"lowering {lowering!r} but the output layer is not all identity units")
     if lowering == "counting" and not trivial and not {"step", "indicator"} <= used:
         raise wrong("lowering 'counting' but the layers have no step and indicator units")

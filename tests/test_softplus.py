@@ -181,3 +181,29 @@ def test_numba_engine_agrees() -> None:
     np.testing.assert_allclose(model(X, engine="numba"), model(X, engine="numpy"), rtol=1e-14)
     X32 = X.astype(np.float32)
     np.testing.assert_allclose(model(X32, engine="numba"), model(X32, engine="numpy"), rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [-1.0, 0.0, "4", None])
+def test_model_file_refuses_a_bad_steepness(tmp_path, bad):
+    """The stored steepness describes the folded weights: a missing or bad one is refused."""
+    import io
+    import json
+    import zipfile
+
+    model = compilers.compile(sortnet.network("bubble", 3), "softplus", steepness=4.0)
+    path = tmp_path / "soft.npz"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with np.load(path, allow_pickle=False) as data:
+        document = json.loads(str(data["metadata"][0]))
+    assert document["model"]["steepness"] == 4.0
+    document["model"]["steepness"] = bad
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([json.dumps(document)]), allow_pickle=False)
+    members["metadata.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(tmp_path / "bad.npz", "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(sortnet.ModelFormatError, match="steepness"):
+        sortnet.load_model(tmp_path / "bad.npz")
