@@ -45,7 +45,7 @@ def family_rows(n: int) -> list[dict[str, Any]]:
     >>> [(row["family"], row["size"], row["depth"]) for row in family_rows(4)][:2]
     [('bubble', 6, 5), ('insertion', 6, 5)]
     >>> [(row["family"], row["size"]) for row in family_rows(65)[-2:]]
-    [('best', None), ('selection', 1044)]
+    [('best', None), ('selection', 416)]
     >>> family_rows(25)[-1]["size"]  # the median: SorterHunter's Median_25_85_16
     85
     """

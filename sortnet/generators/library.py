@@ -48,7 +48,7 @@ class LibraryNetwork:
 @functools.cache
 def _networks(kind: str) -> dict[int, tuple[LibraryNetwork, ...]]:
     """Every packaged network of ``kind`` ("sorter" or "median"), by n."""
-    path = resources.files("sortnet.generators").joinpath("data", KIND_FILES[kind])
+    path = resources.files("sortnet.generators") / "data" / KIND_FILES[kind]
     document = json.loads(path.read_text(encoding="utf-8"))
     table = {}
     for key, entries in document["networks"].items():
