@@ -195,3 +195,15 @@ def test_selection_errors() -> None:
 # -- provenance ----------------------------------------------------------------------------
 def test_packaged_data_equals_the_shared_files(sorterhunter_dir) -> None:
     assert sorterhunter_data.main([str(sorterhunter_dir), "--check"]) == 0
+
+
+def test_cli_verify_and_info_take_selection(capsys: pytest.CaptureFixture[str]) -> None:
+    from sortnet.cli import main
+
+    assert main(["verify", "selection", "25", "--k", "median"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("selection 25: selects k=13 (exhaustive proof") and "size=85" in out
+    assert main(["info", "selection", "33", "--k", "2"]) == 0
+    assert "size:   63" in capsys.readouterr().out
+    assert main(["verify", "selection", "9"]) == 2
+    assert "'selection' needs N and --k" in capsys.readouterr().err

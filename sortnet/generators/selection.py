@@ -85,7 +85,7 @@ def selection_network(n: int, k: KSpec = "median") -> Network:
        https://bertdobbelaere.github.io/median_networks.html; SorterHunter,
        https://github.com/bertdobbelaere/SorterHunter (MIT licence).
     .. [2] D. E. Knuth, *The Art of Computer Programming*, vol. 3, 2nd ed.,
-       section 5.3.4 (selection networks, exercises 5.3.4-35 ff.).
+       section 5.3.4 (selection networks).
 
     Examples
     --------
