@@ -13,6 +13,8 @@ from sortnet.select import KSpec, resolve_rank
 
 #: Families pruned at ``n`` as candidates (the quadratic ones are never smaller).
 PRUNED_FAMILIES = ("odd-even-merge", "pairwise", "bitonic")
+#: Sorters on at most ``n + NEAR`` wires are cut at every window, larger ones at the ends.
+NEAR = 12
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,9 @@ def selection_network(n: int, k: KSpec = "median") -> Network:
       ``-inf`` and ``+inf``: in a standard network those values never move, so
       every comparator that touches them is dropped and rank ``k + a`` of ``N``
       becomes rank ``k`` of ``n`` (``a`` wires fixed to ``-inf``); also the
-      mirror images (wire ``i`` to ``N-1-i``, rank ``k`` to ``N+1-k``);
+      mirror images (wire ``i`` to ``N-1-i``, rank ``k`` to ``N+1-k``). Sorters
+      on ``N > n + 12`` wires are cut at the two ends only, to keep the search
+      fast (a fraction of a second on first use of an ``n``, then cached);
     * the ``odd-even-merge``, ``pairwise`` and ``bitonic`` networks on ``n``.
 
     Each is pruned to the cone of output ``k`` (:func:`sortnet.select`). For the
@@ -182,7 +186,9 @@ def _padded(n: int, kind: str, entry: library.LibraryNetwork) -> Iterator[Window
         # Every shift a = rank - k that leaves the window inside the network.
         shifts = {(rank - k, k) for rank in ranks for k in range(1, n + 1) if rank - k >= 0}
         shifts = {(a, k) for a, k in shifts if a <= N - n}
-    else:  # sorters: pad at one end only (0 = every rank)
+    elif N - n <= NEAR:  # sorters close to n: every window (rank 0 = every rank)
+        shifts = {(a, 0) for a in range(N - n + 1)}
+    else:  # sorters far from n: pad at one end only
         shifts = {(0, 0), (N - n, 0)}
     for mirrored in (False, True):
         # A mirrored median network selects the mirrored ranks: the same set.
