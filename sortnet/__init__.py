@@ -11,7 +11,7 @@ from sortnet.circuit import argsort, sort
 from sortnet.counting import counting_network
 from sortnet.draw import draw, save_drawing
 from sortnet.errors import InputError, InvalidNetworkError, NetworkFormatError, SortnetError
-from sortnet.generators import list_families, network
+from sortnet.generators import list_families, network, selection_network
 from sortnet.io import load_network, save_network
 from sortnet.model import CompiledModel, Layer
 from sortnet.model_io import ModelFormatError, load_model
@@ -42,6 +42,7 @@ __all__ = [
     "save_drawing",
     "save_network",
     "select",
+    "selection_network",
     "soft_permutation",
     "sort",
     "verify",

@@ -28,7 +28,21 @@ def resolve_k(net: Network, k: KSpec) -> int:
     ...
     sortnet.errors.InputError: k must be in 1..n=5, got 6
     """
-    n = net.n
+    return resolve_rank(net.n, k)
+
+
+def resolve_rank(n: int, k: KSpec) -> int:
+    """The 1-based rank meant by ``k`` among ``n`` values (the rules of :func:`resolve_k`).
+
+    Examples
+    --------
+    >>> resolve_rank(8, "median"), resolve_rank(8, "MAX"), resolve_rank(8, 3)
+    (4, 8, 3)
+    >>> resolve_rank(8, "mid")
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: k must be an integer in 1..n=8 or median, min, max; got 'mid'
+    """
     named = {"median": (n + 1) // 2, "min": 1, "max": n}
     if isinstance(k, str) and k.lower() in named:
         return named[k.lower()]

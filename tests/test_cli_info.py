@@ -9,7 +9,7 @@ import pytest
 
 from sortnet.cli import main
 
-INFO_KEYS = ["family", "n", "size", "depth", "comparators", "layers"]
+INFO_KEYS = ["family", "n", "size", "depth", "source", "comparators", "layers"]
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -36,7 +36,8 @@ def test_list_shows_every_family_with_sizes(capsys: pytest.CaptureFixture[str]) 
     assert rows["bitonic"] == ["80", "10"]
     assert rows["odd-even-merge"] == ["63", "10"]
     assert rows["best"] == ["60", "10"]
-    assert len(rows) == 7
+    assert rows["selection"] == ["46", "12"]  # the lower median of 16
+    assert len(rows) == 8
 
 
 def test_list_json_at_another_n(capsys: pytest.CaptureFixture[str]) -> None:
@@ -46,7 +47,8 @@ def test_list_json_at_another_n(capsys: pytest.CaptureFixture[str]) -> None:
     assert all(set(row) == {"family", "description", "n", "size", "depth"} for row in rows)
     by_name = {row["family"]: row for row in rows}
     assert by_name["bubble"]["size"] == 17 * 16 // 2
-    assert by_name["best"]["size"] is None  # best stops at 16
+    assert by_name["best"]["size"] == 71  # Sort_17_71_12
+    assert by_name["selection"]["size"] == 49  # Median_17_49_12
 
 
 def test_list_bad_n(capsys: pytest.CaptureFixture[str]) -> None:
@@ -139,8 +141,27 @@ def test_optimize_on_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) 
 
 
 def test_best_too_large(capsys: pytest.CaptureFixture[str]) -> None:
-    err = _usage_error(capsys, "info", "best", "20")
-    assert "no best-known network for n=20" in err and "SorterHunter" in err
+    err = _usage_error(capsys, "info", "best", "65")
+    assert "no best-known network for n=65" in err and "only n <= 64" in err
+
+
+def test_info_selection(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = _run(capsys, "info", "selection", "25", "--k", "median", "--json")
+    info = json.loads(out)
+    assert (info["family"], info["size"], info["source"]) == (
+        "selection",
+        85,
+        "Median_25_85_16 (SorterHunter)",
+    )
+    _, out, _ = _run(capsys, "info", "best", "48", "--optimize", "depth", "--json")
+    assert (json.loads(out)["size"], json.loads(out)["depth"]) == (347, 18)
+    assert "needs N and --k" in _usage_error(capsys, "info", "selection", "25")
+    assert "k must be in 1..n=10, got 11" in _usage_error(
+        capsys, "info", "selection", "10", "--k", "11"
+    )
+    assert "--k applies to 'selection N --k K'" in _usage_error(
+        capsys, "info", "best", "8", "--k", "3"
+    )
 
 
 def test_malformed_file_names_the_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -201,6 +201,7 @@ def test_public_exports() -> None:
             "best",
         }
     )
+    assert sortnet.selection_network is sortnet.generators.selection_network
 
 
 # -- bad input -----------------------------------------------------------------------------
@@ -242,6 +243,6 @@ def test_bad_optimize() -> None:
         network("best", 4, optimize="speed")
 
 
-def test_best_beyond_16_points_to_sorterhunter_files() -> None:
-    with pytest.raises(SortnetError, match=r"n=17 .*load_network.*SorterHunter file"):
-        network("best", 17)
+def test_best_beyond_64_names_the_limit() -> None:
+    with pytest.raises(SortnetError, match=r"n=65 .*only n <= 64.*odd-even-merge.*bitonic"):
+        network("best", 65)

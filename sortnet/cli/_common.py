@@ -29,9 +29,12 @@ import argparse
 from pathlib import Path
 
 from sortnet.errors import SortnetError
-from sortnet.generators import FAMILIES, network
+from sortnet.generators import FAMILIES, network, selection_network
 from sortnet.io import load_network
 from sortnet.network import Network
+
+#: The pseudo-family of selection networks: ``selection N --k K``.
+SELECTION = "selection"
 
 
 def add_network_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,7 +51,8 @@ def add_network_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "network",
         metavar="FAMILY|FILE",
-        help=f"a network family ({', '.join(FAMILIES)}) or a network file "
+        help=f"a network family ({', '.join(FAMILIES)}), 'selection' (with --k: the "
+        "smallest known network for the k-th smallest) or a network file "
         "(SorterHunter JSON, sortnet JSON, or a comparator list such as '0:1 2:3')",
     )
     parser.add_argument(
@@ -98,6 +102,8 @@ def network_from_args(args: argparse.Namespace) -> Network:
     """
     source = args.network
     optimize = getattr(args, "optimize", None)
+    if source == SELECTION:
+        return _selection_from_args(args)
     if source in FAMILIES:
         if args.n is None:
             raise SortnetError(
@@ -115,6 +121,18 @@ def network_from_args(args: argparse.Namespace) -> Network:
         raise SortnetError("--optimize applies to the 'best' family, not to a file")
     n = None if args.n is None else parse_wire_count(args.n)
     return load_network(Path(source), n=n)
+
+
+def _selection_from_args(args: argparse.Namespace) -> Network:
+    """``selection N --k K``: :func:`sortnet.selection_network` (the smallest known)."""
+    k = getattr(args, "k", None)
+    if args.n is None or k is None:
+        raise SortnetError("'selection' needs N and --k (1-based, or median, min, max)")
+    if getattr(args, "optimize", None) is not None:
+        raise SortnetError("--optimize applies to the 'best' family, not to 'selection'")
+    if isinstance(k, str):
+        k = int(k) if k.strip().lstrip("-").isdigit() else k.strip().lower()
+    return selection_network(parse_wire_count(args.n), k)
 
 
 def parse_wire_count(text: str) -> int:

@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
         nargs="+",
         metavar="FAMILY",
         help=f"network families (default: all of {', '.join(FAMILIES)}, unless --network "
-        "is given; best with --engine dask); 'best' exists for n <= 16",
+        "is given; best with --engine dask); 'best' exists for n <= 64",
     )
     parser.add_argument(
         "--network",
@@ -175,7 +175,7 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
         for family in families:
             try:
                 yield family, sortnet.network(family, n)
-            except SortnetError as error:  # e.g. no best-known network past 16 wires
+            except SortnetError as error:  # e.g. no best-known network past 64 wires
                 print(f"sortnet bench: skipping {family} n={n}: {error}", file=sys.stderr)
         yield from ((label, net) for label, net in files if net.n == n)
         if n <= args.counting_max_n and args.family is None and not files and not dask:

@@ -7,10 +7,11 @@ import json
 from typing import Any
 
 from sortnet.cli._common import add_network_arguments, network_from_args
+from sortnet.errors import SortnetError
 from sortnet.network import Network
 
 #: The keys of ``sortnet info --json``, in order.
-JSON_KEYS = ("family", "n", "size", "depth", "comparators", "layers")
+JSON_KEYS = ("family", "n", "size", "depth", "source", "comparators", "layers")
 
 
 def register(subparsers: Any) -> None:
@@ -18,9 +19,15 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "info",
         help="describe a network: size, depth, comparators, layers",
-        description="Describe a network given as FAMILY N or as a network FILE.",
+        description="Describe a network given as FAMILY N, as 'selection N --k K' (the "
+        "smallest known network for the k-th smallest) or as a network FILE.",
     )
     add_network_arguments(parser)
+    parser.add_argument(
+        "--k",
+        default=None,
+        help="with 'selection': the rank (1-based, or median, min, max)",
+    )
     parser.add_argument("--json", action="store_true", help="print the description as JSON")
     parser.add_argument(
         "--allow-missing-digest",
@@ -39,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
     if is_model_file(args.network):
         trust = getattr(args, "allow_missing_digest", False)
         return print_model_info(args.network, as_json=args.json, allow_missing_digest=trust)
+    if args.k is not None and args.network != "selection":
+        raise SortnetError("--k applies to 'selection N --k K' in info")
     info = network_info(network_from_args(args))
     print(json.dumps(info) if args.json else format_info(info))
     return 0
@@ -52,7 +61,7 @@ def network_info(net: Network) -> dict[str, Any]:
     >>> import sortnet
     >>> info = network_info(sortnet.network("odd-even-merge", 4))
     >>> list(info)
-    ['family', 'n', 'size', 'depth', 'comparators', 'layers']
+    ['family', 'n', 'size', 'depth', 'source', 'comparators', 'layers']
     >>> info["family"], info["size"], info["depth"], info["layers"][0]
     ('odd-even-merge', 5, 3, [[0, 2], [1, 3]])
     """
@@ -61,6 +70,7 @@ def network_info(net: Network) -> dict[str, Any]:
         "n": net.n,
         "size": net.size,
         "depth": net.depth,
+        "source": net.graph.graph.get("source"),
         "comparators": [list(pair) for pair in net.comparators],
         "layers": [[list(pair) for pair in layer] for layer in net.layers()],
     }
@@ -85,6 +95,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"n:      {info['n']}",
         f"size:   {info['size']}",
         f"depth:  {info['depth']}",
+        *([f"source: {info['source']}"] if info.get("source") else []),
         "layers:" if info["layers"] else "layers: (none)",
     ]
     width = len(str(len(info["layers"])))

@@ -1,4 +1,8 @@
-"""``sortnet list``: the network families, with their size and depth at a sample n."""
+"""``sortnet list``: the network families, with their size and depth at a sample n.
+
+The last row is the selection library (``selection N --k K`` in the other commands):
+the smallest known network for one rank, shown at the median.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 
 from sortnet.cli._common import parse_wire_count
 from sortnet.errors import SortnetError
-from sortnet.generators import FAMILIES, network
+from sortnet.generators import FAMILIES, network, selection_network
+from sortnet.generators.library import available
 
 DEFAULT_SAMPLE_N = 16
 
@@ -39,8 +44,10 @@ def family_rows(n: int) -> list[dict[str, Any]]:
     --------
     >>> [(row["family"], row["size"], row["depth"]) for row in family_rows(4)][:2]
     [('bubble', 6, 5), ('insertion', 6, 5)]
-    >>> family_rows(17)[-1]["family"], family_rows(17)[-1]["size"]
-    ('best', None)
+    >>> [(row["family"], row["size"]) for row in family_rows(65)[-2:]]
+    [('best', None), ('selection', 416)]
+    >>> family_rows(25)[-1]["size"]  # the median: SorterHunter's Median_25_85_16
+    85
     """
     rows = []
     for name, spec in FAMILIES.items():
@@ -55,6 +62,18 @@ def family_rows(n: int) -> list[dict[str, Any]]:
         rows.append(
             {"family": name, "description": spec.summary, "n": n, "size": size, "depth": depth}
         )
+    medians = available("median")
+    selection = selection_network(n, "median")
+    rows.append(
+        {
+            "family": "selection",
+            "description": "smallest known network for the k-th smallest (median shown; "
+            f"SorterHunter medians n = {medians[0]}..{medians[-1]}; 'selection N --k K')",
+            "n": n,
+            "size": selection.size,
+            "depth": selection.depth,
+        }
+    )
     return rows
 
 

@@ -127,14 +127,14 @@ def subjects(args: argparse.Namespace) -> Iterator[tuple[str, Network]]:
     first = tokens[0]
     optimize = getattr(args, "optimize", None)
     wire_count = len(tokens) == 2 and tokens[1].isdigit() and not Path(tokens[1]).exists()
-    if first in FAMILIES or wire_count:
+    if first in FAMILIES or first == "selection" or wire_count:
         if len(tokens) > 2:
             raise SortnetError(f"FAMILY N takes two arguments, got {len(tokens)}: {tokens}")
         n = tokens[1] if len(tokens) == 2 else None
         if n is not None:
             parse_wire_count(n)
-        namespace = argparse.Namespace(network=first, n=n, optimize=optimize)
-        label = f"{first} {n}" if first in FAMILIES else first
+        namespace = argparse.Namespace(network=first, n=n, optimize=optimize, k=args.k)
+        label = f"{first} {n}" if first in FAMILIES or first == "selection" else first
         yield label, network_from_args(namespace)
         return
     for token in tokens:

@@ -1,9 +1,11 @@
 """Network families: one builder per module, one registry, one entry point.
 
 Every family builds a sorting network for any ``n >= 1`` (``best`` for
-``n <= 16``). Use :func:`network` with a family name, or call a builder directly
+``n <= 64``, from the packaged SorterHunter library in :mod:`.library`). Use
+:func:`network` with a family name, or call a builder directly
 (``sortnet.generators.bitonic(16)``). :data:`FAMILIES` maps each name to a
 :class:`Family` record (builder, one-line summary, accepted options).
+:func:`selection_network` builds the smallest known network for one rank k.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any
 
 from sortnet.errors import SortnetError
 from sortnet.generators.batcher import odd_even_merge
-from sortnet.generators.best import best
+from sortnet.generators.best import MAX_BEST_N, best
 from sortnet.generators.bitonic import bitonic
 from sortnet.generators.bubble import bubble
 from sortnet.generators.insertion import insertion
 from sortnet.generators.pairwise import pairwise
+from sortnet.generators.selection import selection_network
 from sortnet.generators.transposition import odd_even_transposition
 from sortnet.network import Network
 
@@ -69,9 +72,9 @@ FAMILIES: dict[str, Family] = {
         Family(
             "best",
             best,
-            "best-known networks for n <= 16 (--optimize size|depth)",
+            "best-known networks for n <= 64, SorterHunter (--optimize size|depth)",
             options=("optimize", "descending"),
-            max_n=16,
+            max_n=MAX_BEST_N,
         ),
     )
 }
@@ -97,7 +100,7 @@ def network(family: str, n: int, **options: Any) -> Network:
     family : str
         One of :func:`list_families` (see ``sortnet list``).
     n : int
-        Number of wires, ``n >= 1`` (``best``: ``n <= 16``).
+        Number of wires, ``n >= 1`` (``best``: ``n <= 64``).
     **options
         Family options: ``descending=True`` (every family) reverses the output
         order; ``optimize="size"|"depth"`` selects the ``best`` variant.
@@ -122,6 +125,8 @@ def network(family: str, n: int, **options: Any) -> Network:
     5
     >>> network("best", 16, optimize="depth").depth
     9
+    >>> network("best", 48, optimize="depth").depth
+    18
     >>> network("quick", 4)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
@@ -151,4 +156,5 @@ __all__ = [
     "odd_even_merge",
     "odd_even_transposition",
     "pairwise",
+    "selection_network",
 ]

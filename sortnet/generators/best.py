@@ -1,66 +1,71 @@
-"""Best-known sorting networks for ``n <= 16``, smallest or shallowest."""
+"""Best-known sorting networks for ``n <= 64``, smallest or shallowest (SorterHunter data)."""
 
 from __future__ import annotations
 
 from sortnet.errors import SortnetError
-from sortnet.generators._best_data import DEPTH_OPTIMAL, SIZE_OPTIMAL
+from sortnet.generators import library
 from sortnet.generators._common import check_flag, check_n, finish
 from sortnet.network import Network
 
-#: Largest n for which ``best`` has a network written in the repository.
-MAX_BEST_N = max(SIZE_OPTIMAL)
+#: Largest n for which ``best`` has a packaged network.
+MAX_BEST_N = max(library.available("sorter"))
 
-OPTIMIZE_CHOICES = ("size", "depth")
+OPTIMIZE_CHOICES = library.OPTIMIZE_CHOICES
 
 
 def best(n: int, *, optimize: str = "size", descending: bool = False) -> Network:
-    """The best-known sorting network on ``n <= 16`` wires.
+    """The best-known sorting network on ``n <= 64`` wires.
 
     Parameters
     ----------
     n : int
-        Number of wires, ``1 <= n <= 16``. For larger ``n`` load a SorterHunter
-        file with :func:`sortnet.load_network`.
+        Number of wires, ``1 <= n <= 64``. For larger ``n`` use ``odd-even-merge``
+        or ``bitonic``.
     optimize : {"size", "depth"}, optional
-        ``"size"`` (default) gives the network with the fewest comparators known;
-        ``"depth"`` the one with the fewest layers, which for ``n`` in 10, 12-16
-        costs extra comparators (elsewhere both are the same network).
+        ``"size"`` (default) gives the network with the fewest comparators known
+        (ties: fewest layers); ``"depth"`` the one with the fewest layers known
+        (ties: fewest comparators). Where one network is best at both, both give it.
     descending : bool, optional
         Output the values in descending order instead (default ascending).
 
     Returns
     -------
     Network
-        A sorting network with ``graph["family"] == "best"`` and
-        ``graph["optimize"]`` set; named ``best-<n>`` (``best-<n>-depth`` for a
-        depth-optimal network that differs from the size-optimal one).
+        A sorting network with ``graph["family"] == "best"``, ``graph["optimize"]``
+        and ``graph["source"]`` (the SorterHunter file, e.g.
+        ``"Sort_32_185_14 (SorterHunter)"``); named ``best-<n>``, or
+        ``best-<n>-depth`` for a depth-optimized network that differs from the
+        size-optimized one.
 
     Raises
     ------
     SortnetError
-        If ``n`` is not an integer in ``1..16``, ``optimize`` is not ``"size"``
+        If ``n`` is not an integer in ``1..64``, ``optimize`` is not ``"size"``
         or ``"depth"``, or ``descending`` is not a bool.
 
     Notes
     -----
     Sizes for ``n = 1..16`` (``optimize="size"``): 0, 1, 3, 5, 9, 12, 16, 19, 25,
     29, 35, 39, 45, 51, 56, 60, with depths 0, 1, 3, 3, 5, 5, 6, 6, 7, 8, 8, 9,
-    10, 10, 10, 10. With ``optimize="depth"``: ``n = 10`` has 31 comparators in 7
-    layers, ``n = 12`` 40 in 8, ``n = 13`` 46 in 9, ``n = 14`` 52 in 9,
-    ``n = 15`` 57 in 9 and ``n = 16`` 61 in 9. The sizes are proved optimal for
-    ``n <= 12`` [3]_ [4]_ and the depths for ``n <= 16`` [5]_. The comparator
-    lists are written out in :mod:`sortnet.generators._best_data`, one layer per
-    line, in the layout of Dobbelaere's catalogue [2]_ (the 16-input 60-comparator
-    network is M. W. Green's, the 9- to 16-input size records are those tabulated
-    by Knuth [1]_); each is checked exhaustively by the 0-1 principle in the tests.
+    10, 10, 10, 10; ``n = 32`` has 185 comparators in 14 layers and ``n = 64`` 521
+    in 21 (``optimize="depth"``: 525 in 20). With ``optimize="depth"``, ``n = 10``
+    has 31 comparators in 7 layers, ``n = 12`` 40 in 8, ``n = 13`` 46 in 9,
+    ``n = 14`` 52 in 9, ``n = 15`` 57 in 9 and ``n = 16`` 61 in 9. The sizes are
+    proved optimal for ``n <= 12`` [3]_ [4]_ and the depths for ``n <= 16`` [5]_.
+    The networks are the best known in SorterHunter's catalogue [2]_, packaged as
+    data in ``sortnet/generators/data/sorters.json`` (MIT licence, with the
+    licence text beside it; see :mod:`sortnet.generators.library`). Up to
+    ``n = 16`` they are the classical networks (M. W. Green's 60-comparator
+    16-input network; the 9- to 16-input records tabulated by Knuth [1]_). Every
+    one is proved by the 0-1 principle in the tests.
 
     References
     ----------
     .. [1] D. E. Knuth, *The Art of Computer Programming*, vol. 3, 2nd ed.,
        section 5.3.4 (networks of Green, Shapiro, Van Voorhis, Waksman and others).
     .. [2] B. Dobbelaere, "Smallest and fastest sorting networks for a given
-       number of inputs", https://bertdobbelaere.github.io/sorting_networks.html
-       (SorterHunter, MIT licence).
+       number of inputs", https://bertdobbelaere.github.io/sorting_networks.html;
+       SorterHunter, https://github.com/bertdobbelaere/SorterHunter (MIT licence).
     .. [3] M. Codish, L. Cruz-Filipe, M. Frank, P. Schneider-Kamp, "Sorting nine
        inputs requires twenty-five comparisons", J. Comput. Syst. Sci. 82 (2016).
     .. [4] J. Harder, "An answer to the Bose-Nelson sorting problem for 11 and 12
@@ -76,9 +81,16 @@ def best(n: int, *, optimize: str = "size", descending: bool = False) -> Network
     >>> fast = best(16, optimize="depth")
     >>> fast.name, fast.size, fast.depth
     ('best-16-depth', 61, 9)
+    >>> big = best(48, optimize="depth")
+    >>> big.size, big.depth, big.graph.graph["source"]
+    (347, 18, 'Sort_48_347_18 (SorterHunter)')
     >>> best(4).layers()
     [[(0, 2), (1, 3)], [(0, 1), (2, 3)], [(1, 2)]]
-    """
+    >>> best(65)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: no best-known network for n=65 in sortnet (only n <= 64); use 'odd-even-merge' or 'bitonic' for larger n
+    """  # noqa: E501
     n = check_n(n)
     descending = check_flag(descending, "descending")
     if optimize not in OPTIMIZE_CHOICES:
@@ -86,12 +98,20 @@ def best(n: int, *, optimize: str = "size", descending: bool = False) -> Network
     if n > MAX_BEST_N:
         raise SortnetError(
             f"no best-known network for n={n} in sortnet (only n <= {MAX_BEST_N}); "
-            f"use sortnet.load_network('Sort_{n}_<L>_<D>.json') with a SorterHunter file"
+            "use 'odd-even-merge' or 'bitonic' for larger n"
         )
-    name = f"best-{n}"
-    layers = SIZE_OPTIMAL[n]
-    if optimize == "depth" and n in DEPTH_OPTIMAL:
-        layers = DEPTH_OPTIMAL[n]
-        name = f"best-{n}-depth"
-    comparators = [pair for layer in layers for pair in layer]
-    return finish("best", n, comparators, descending=descending, name=name, optimize=optimize)
+    if n == 1:
+        return finish("best", 1, [], descending=descending, optimize=optimize, source="trivial")
+    chosen = library.lookup("sorter", n, optimize)
+    smallest = library.lookup("sorter", n, "size")
+    assert chosen is not None and smallest is not None  # every 2 <= n <= MAX_BEST_N
+    name = f"best-{n}" if chosen == smallest else f"best-{n}-depth"
+    return finish(
+        "best",
+        n,
+        chosen.comparators,
+        descending=descending,
+        name=name,
+        optimize=optimize,
+        source=f"{chosen.source} (SorterHunter)",
+    )
