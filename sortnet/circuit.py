@@ -1,7 +1,9 @@
 """The circuit executor: run a comparator network on a batch with exact min/max.
 
 This is the reference the compiled neural models are tested against, so it never
-rounds: every comparator is ``np.minimum``/``np.maximum`` on two columns. All the
+rounds, and every comparator swaps its two values exactly when the second is smaller:
+each output row is a permutation of its input row's bit patterns (no ``-0.0`` lost),
+like the compiled kernels of :mod:`sortnet.kernels`. All the
 per-block work goes through one private function, :func:`_sort_block`, so faster
 back ends (numba straight-line kernels, dask blocks) plug in at one place.
 
@@ -22,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sortnet import dask_engine, kernels, nodes
+from sortnet._args import positive_int
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 from sortnet.select import KSpec, select
@@ -45,7 +48,8 @@ def sort(
         Return only the k-th smallest of each row (1-based), shape ``(batch, 1)``;
         the network is pruned with :func:`sortnet.select` first.
     chunk_rows : int, optional
-        Rows per block (default: about 2 MB per block); bounds the extra memory.
+        Rows per block of the numpy executor (default: about 2 MB per block); bounds
+        the extra memory. A positive integer; the compiled kernels need no blocks.
 
     Returns
     -------
@@ -62,6 +66,8 @@ def sort(
     >>> sort(np.array([[3, -1, 2, 7]]), net, k=2)
     array([[2]])
     """
+    # Checked here, before any back end is chosen: a compiled kernel ignores it.
+    chunk_rows = positive_int(chunk_rows, "chunk_rows")
     if dask_engine.is_dask_array(X):  # lazy: one task per row chunk
         return dask_engine.sort(X, net, k=k, chunk_rows=chunk_rows)
     X = _check_input(X, net)
@@ -92,7 +98,7 @@ def argsort(
     k : int or {"median", "min", "max"}, optional
         Return only the index of the k-th smallest, shape ``(batch, 1)``.
     chunk_rows : int, optional
-        Rows per block.
+        Rows per block (a positive integer), as in :func:`sort`.
 
     Returns
     -------
@@ -106,6 +112,7 @@ def argsort(
     array([[1, 0, 2],
            [0, 1, 2]])
     """
+    chunk_rows = positive_int(chunk_rows, "chunk_rows")
     if dask_engine.is_dask_array(X):
         return dask_engine.sort(X, net, k=k, chunk_rows=chunk_rows, kind="argsort")
     X = _check_input(X, net)
@@ -127,18 +134,46 @@ def run_network(X: np.ndarray, net: Network) -> np.ndarray:
 def _sort_block(block: np.ndarray, net: Network) -> np.ndarray:
     """Outputs of ``net`` on one block of rows: the single place a faster kernel plugs in.
 
+    Each comparator swaps exactly when the second value is smaller. ``np.minimum`` and
+    ``np.maximum`` compute that, bit for bit, whenever equal values have equal bits,
+    which fails only for ``-0.0`` against ``0.0`` (they pick one argument for both
+    outputs, so a sign would be lost). Blocks holding zeros of both signs therefore
+    take the explicit ``swap = b < a`` form; the others take min/max, which is 5-6x
+    faster (1M x 16 float32, best network: 0.10 s against 0.56 s).
+
     Columns live in a column-major copy; a comparator writes the minimum into a spare
     column and the maximum in place, then the spare and the old column swap roles, so
     each comparator costs two vectorised passes and no allocation.
     """
     work = np.array(block, order="F", copy=True)
     columns = [work[:, wire] for wire in range(work.shape[1])]
-    spare = np.empty(block.shape[0], dtype=block.dtype)
-    for i, j in net.comparators:
-        np.minimum(columns[i], columns[j], out=spare)
-        np.maximum(columns[i], columns[j], out=columns[j])
-        columns[i], spare = spare, columns[i]
+    if _has_both_zeros(block):
+        for i, j in net.comparators:
+            a, b = columns[i], columns[j]
+            swap = b < a
+            columns[i], columns[j] = np.where(swap, b, a), np.where(swap, a, b)
+    else:
+        spare = np.empty(block.shape[0], dtype=block.dtype)
+        for i, j in net.comparators:
+            np.minimum(columns[i], columns[j], out=spare)
+            np.maximum(columns[i], columns[j], out=columns[j])
+            columns[i], spare = spare, columns[i]
     return np.stack([columns[wire] for wire in net.output_wires], axis=1)
+
+
+def _has_both_zeros(block: np.ndarray) -> bool:
+    """Whether a float block holds both ``-0.0`` and ``0.0`` (equal values, unequal bits).
+
+    For integers, and floats without NaN (refused before this), equal values have equal
+    bit patterns except for the two zeros, so this is exactly when min/max could lose one.
+    """
+    if block.dtype.kind != "f":
+        return False
+    zeros = block == 0
+    if not zeros.any():  # the usual case: one cheap pass
+        return False
+    signs = np.signbit(block[zeros])
+    return bool(signs.any() and not signs.all())
 
 
 def _argsort_block(block: np.ndarray, net: Network) -> np.ndarray:
@@ -154,10 +189,9 @@ def _argsort_block(block: np.ndarray, net: Network) -> np.ndarray:
 
 
 def _chunks(X: np.ndarray, chunk_rows: int | None) -> list[tuple[int, int]]:
+    # chunk_rows was checked by positive_int at the entry point.
     if chunk_rows is None:
         chunk_rows = max(256, BLOCK_BYTES // max(1, X.shape[1] * X.itemsize))
-    elif isinstance(chunk_rows, bool) or not isinstance(chunk_rows, int) or chunk_rows < 1:
-        raise InputError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     return [(start, min(start + chunk_rows, len(X))) for start in range(0, len(X), chunk_rows)]
 
 
