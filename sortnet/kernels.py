@@ -246,10 +246,10 @@ def compile_cached(
 
     Examples
     --------
-    >>> calls = []
-    >>> kernel = compile_cached("sortnet_doc_example", lambda fresh: calls.append)
-    >>> calls
-    [()]
+    >>> seen = []  # a stand-in kernel that records its warm-up call
+    >>> kernel = compile_cached("sortnet_doc_example", lambda fresh: seen.append, np.zeros(2))
+    >>> seen
+    [array([0., 0.])]
     """
     kernel = load(False)
     try:
