@@ -381,6 +381,11 @@ def use_kernel(
         return False
     if chosen == "numba":
         return True
+    flags = getattr(X, "flags", None)  # a dask array has none; its chunks are made contiguous
+    if flags is not None and not flags.c_contiguous:
+        # The kernel would need a C-contiguous copy of the whole batch (sort_into makes
+        # one when the kernel is forced); the numpy path needs one block at a time.
+        return False
     if X.size >= AUTO_MIN_ELEMENTS:
         return True
     key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)

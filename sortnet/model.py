@@ -369,8 +369,13 @@ class CompiledModel:
         A ``dask.array`` gives a lazy dask array (see :mod:`sortnet.dask_engine`).
         """
         from sortnet import dask_engine
+        from sortnet._args import positive_int
         from sortnet.executor import run
 
+        # Checked here so the dask path (which runs each chunk on one thread) refuses
+        # the same values as the eager one.
+        chunk_rows = positive_int(chunk_rows, "chunk_rows")
+        threads = positive_int(threads, "threads")
         if dask_engine.is_dask_array(X):
             return dask_engine.run_model(self, X, dtype=dtype, chunk_rows=chunk_rows)
         return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads, engine=engine)

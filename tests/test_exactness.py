@@ -351,6 +351,17 @@ def test_model_chunk_rows_and_threads_checked(
         model(np.zeros((0, 3)), engine=engine, **{name: value})  # even with no rows
 
 
+@pytest.mark.parametrize("name", ["chunk_rows", "threads"])
+def test_model_counts_checked_on_the_dask_path(name: str) -> None:
+    """threads used to be ignored, unchecked, for a dask batch."""
+    da = pytest.importorskip("dask.array")
+    model = compilers.compile(sortnet.network("best", 3), "relu")
+    with pytest.raises(
+        InputError, match=rf"^{name} must be a positive integer, got 1\.5 \(float\)$"
+    ):
+        model(da.zeros((6, 3), chunks=(3, 3)), **{name: 1.5})
+
+
 def test_good_counts_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
     net = sortnet.network("best", 3)
