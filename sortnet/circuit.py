@@ -140,7 +140,7 @@ def _sort_block(block: np.ndarray, net: Network) -> np.ndarray:
     outputs, so a sign is lost). Rows holding zeros of both signs are therefore run
     with the explicit ``swap = b < a`` form, and only those: it is about 5x slower
     than min/max (1M x 16 float32, best network: 2.0 s against 0.40 s on a loaded
-    machine), while finding those rows costs one ``== 0`` pass (about 2%).
+    machine), while finding those rows costs one ``== 0`` pass (2-4%).
     """
     mixed = _rows_with_both_zeros(block)
     if mixed is None:
