@@ -135,6 +135,10 @@ def test_kernel_path_through_sort_and_argsort(monkeypatch: pytest.MonkeyPatch) -
         monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
         # Same swap rule, same network: the two paths agree bit for bit, zeros included.
         np.testing.assert_array_equal(sort(X, net).view(np.uint64), kernel_bits)
+        monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+        column = sort(X, net, k=2).view(np.uint64)  # the pruned network's rows kernel
+        assert all(np.isin(column[r], X.view(np.uint64)[r]).all() for r in range(len(X)))
+        assert np.array_equal(column.view(X.dtype)[:, 0], np.sort(X, axis=1)[:, 1])
 
 
 @needs_numba
