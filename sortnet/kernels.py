@@ -196,10 +196,10 @@ def import_generated(source: str, stem: str) -> Any:
         # Bytes, not text: a damaged file need not even be valid UTF-8.
         existing = path.read_bytes() if path.exists() else None
         if existing != source.encode():
-            if existing is not None:  # the name is a hash of the source: it was damaged
+            if existing is not None:  # the name hashes what the source is made from
                 warnings.warn(
                     f"sortnet kernel cache entry {path} does not hold the source its name "
-                    "promises (damaged?); rewriting it",
+                    "promises (damaged, or written by another sortnet version); rewriting it",
                     RuntimeWarning,
                     stacklevel=2,
                 )
