@@ -388,6 +388,10 @@ def use_kernel(
         return False
     if X.size >= AUTO_MIN_ELEMENTS:
         return True
+    if flags is not None and not flags.writeable:
+        # numba compiles read-only arrays as another type: a cached kernel does not cover
+        # them, and a small batch is not worth that compilation.
+        return False
     key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
     if any(done[:-1] == key for done in _compiled):
         return True

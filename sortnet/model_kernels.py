@@ -222,7 +222,11 @@ def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bo
         return True
     if not compilable(model):
         return False
-    return batch.size >= AUTO_MIN_ELEMENTS or is_compiled(model, batch.dtype)
+    if batch.size >= AUTO_MIN_ELEMENTS:
+        return True
+    # numba compiles read-only arrays as another type, which a cached kernel does not
+    # cover: a small read-only batch is not worth that compilation.
+    return batch.flags.writeable and is_compiled(model, batch.dtype)
 
 
 def cache_info() -> dict[str, int]:

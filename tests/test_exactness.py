@@ -198,6 +198,22 @@ def test_odd_layouts_and_byte_orders(backend: str, monkeypatch: pytest.MonkeyPat
         check_sorted(X, net)
 
 
+@needs_numba
+def test_auto_mode_does_not_compile_for_a_small_read_only_batch() -> None:
+    """A cached kernel covers writable arrays only: read-only ones would compile anew."""
+    net = sortnet.network("best", 5)
+    X = signed_rows("float32", 5, rows=10)
+    kernels.get_kernel(net, X.dtype)
+    assert kernels.use_kernel(X, net)
+    X.flags.writeable = False
+    assert not kernels.use_kernel(X, net)
+    check_sorted(X, net)
+    model = compilers.compile(net, "relu")
+    model_kernels.get_kernel(model, X.dtype)
+    assert not model_kernels.use_numba(model, X, "auto")
+    assert model_kernels.use_numba(model, X.copy(), "auto")
+
+
 # -- error_bound in the run dtype ---------------------------------------------------------
 
 
