@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from sortnet import model_kernels
+from sortnet._args import positive_int
 from sortnet._blas import set_thread_local_blas_threads
 from sortnet.activations import ACTIVATIONS
 from sortnet.errors import InputError
@@ -137,6 +138,8 @@ def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, 
         raise InputError(
             f"X has width {array.shape[1]} but the model takes n={model.n} inputs per row"
         )
+    if array.dtype.kind in "iu" and array.size:
+        _check_integers(model, array, dtype)
     with np.errstate(over="ignore"):
         converted = np.ascontiguousarray(array, dtype=dtype)
     if array.dtype.kind == "f" and array.dtype.itemsize > dtype.itemsize:
@@ -148,6 +151,31 @@ def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, 
                 f"X[{row}, {col}] = {array[row, col]:g} is outside the range of {dtype.name}"
             )
     return converted, single
+
+
+def _check_integers(model: CompiledModel, array: np.ndarray, dtype: np.dtype) -> None:
+    """Refuse integers the model would not answer exactly in ``dtype``.
+
+    Integer input asks for an integer answer, but converting it to floats and running
+    the layers rounds silently past a size (``2**53 + 1`` becomes ``2**53`` in float64).
+    Comparator models are exact on integers of magnitude below ``2**(p - 2)``
+    (``p`` = 24 for float32, 53 for float64; see :class:`CompiledModel`), counting
+    models on those up to ``2**p`` (they only need the conversion to be exact).
+    The comparison is done in Python integers, so no value is rounded to decide.
+    """
+    p = np.finfo(dtype).nmant + 1
+    counting = model.lowering == "counting"
+    limit = 2**p + 1 if counting else 2 ** (p - 2)
+    if int(array.max()) < limit and int(array.min()) > -limit:
+        return
+    bad = (array >= limit) | (array <= -limit) if array.dtype.kind == "i" else array >= limit
+    row, col = np.argwhere(bad)[0]
+    allowed = f"at most 2**{p}" if counting else f"below 2**{p - 2}"
+    raise InputError(
+        f"X[{row}, {col}] = {array[row, col]} is an integer too large for an exact answer in "
+        f"{dtype.name}: a {model.lowering} model is exact on integers of magnitude {allowed}; "
+        "pass X as floats to accept rounding"
+    )
 
 
 def _limit(model: CompiledModel, dtype: np.dtype) -> tuple[float, str]:
@@ -242,9 +270,11 @@ def run(
     dtype : {None, float32, float64}
         Precision of the run (default: that of ``X``, float64 for non-floats).
     chunk_rows : int, optional
-        Rows per chunk (default: as many as fit ~512 KiB per buffer).
+        Rows per chunk, a positive integer (default: as many as fit ~512 KiB per
+        buffer).
     threads : int, optional
-        Worker threads (default :func:`default_threads`); 1 runs in the caller.
+        Worker threads, a positive integer (default :func:`default_threads`); 1 runs
+        in the caller. More threads than chunks are not started.
     engine : {"auto", "numba", "numpy"}
         ``"numba"`` runs the generated kernel (compiling it on first use),
         ``"numpy"`` the matrix products; ``"auto"`` picks numba when it is
@@ -258,8 +288,9 @@ def run(
     Raises
     ------
     InputError
-        Wrong shape or width, non-numeric data, NaN or infinity, or a value the
-        model cannot handle (see :class:`~sortnet.model.CompiledModel`).
+        Wrong shape or width, non-numeric data, NaN or infinity, a value the
+        model cannot handle (see :class:`~sortnet.model.CompiledModel`), or a
+        ``chunk_rows`` or ``threads`` that is not a positive integer.
     SortnetError
         Unknown engine, or ``engine="numba"`` without numba or for a model above
         ``model_kernels.MAX_TERMS`` non-zero weights.
@@ -277,6 +308,9 @@ def run(
     ...
     sortnet.errors.InputError: X has width 4 but the model takes n=3 inputs per row
     """
+    # Checked before anything runs, so every engine and batch refuses the same values.
+    chunk_rows = positive_int(chunk_rows, "chunk_rows")
+    threads = positive_int(threads, "threads")
     array, single = _check_input(model, X, dtype)
     dtype = array.dtype
     kernel = None
@@ -295,9 +329,9 @@ def run(
     result = np.empty((batch, model.n_outputs), dtype=dtype)
     if chunk_rows is None:
         chunk_rows = max(256, CHUNK_BYTES // (width * dtype.itemsize))
-    chunk_rows = max(1, min(int(chunk_rows), batch))
+    chunk_rows = max(1, min(chunk_rows, batch))  # max: an empty batch has no rows
     starts = list(range(0, batch, chunk_rows))
-    threads = max(1, min(default_threads() if threads is None else int(threads), len(starts)))
+    threads = max(1, min(default_threads() if threads is None else threads, len(starts)))
 
     def work(part: int) -> tuple[int, InputError] | None:
         if kernel is not None:

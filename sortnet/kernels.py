@@ -34,6 +34,7 @@ import os
 import sys
 import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ __all__ = [
     "cache_info",
     "choose_backend",
     "clear_cache",
+    "compile_cached",
     "get_kernel",
     "kernel_source",
     "layout_for",
@@ -162,10 +164,15 @@ def _module_key(net: Network, kind: str, layout: str | None, itemsize: int) -> t
     return (kind, layout, size, net.n, tuple(net.comparators), tuple(net.output_wires))
 
 
-def _load_module(net: Network, kind: str, layout: str | None, itemsize: int) -> Any:
-    """Write (once) and import the generated module of ``net``; cached in memory."""
+def _load_module(
+    net: Network, kind: str, layout: str | None, itemsize: int, *, fresh: bool = False
+) -> Any:
+    """Write (once) and import the generated module of ``net``; cached in memory.
+
+    ``fresh`` imports it again (new dispatchers, which read numba's disk cache anew).
+    """
     key = _module_key(net, kind, layout, itemsize)
-    module = _modules.get(key)
+    module = None if fresh else _modules.get(key)
     if module is not None:
         return module
     source = kernel_source(net, kind, key[1], itemsize)
@@ -186,7 +193,16 @@ def import_generated(source: str, stem: str) -> Any:
     path = cache_dir() / f"{stem}.py"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != source:
+        # Bytes, not text: a damaged file need not even be valid UTF-8.
+        existing = path.read_bytes() if path.exists() else None
+        if existing != source.encode():
+            if existing is not None:  # the name hashes what the source is made from
+                warnings.warn(
+                    f"sortnet kernel cache entry {path} does not hold the source its name "
+                    "promises (damaged, or written by another sortnet version); rewriting it",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "w") as handle:
                 handle.write(source)
@@ -200,6 +216,75 @@ def import_generated(source: str, stem: str) -> Any:
     sys.modules[path.stem] = module
     spec.loader.exec_module(module)
     return module
+
+
+def compile_cached(
+    stem: str, load: Callable[[bool], Callable[..., None]], *args: np.ndarray
+) -> Callable[..., None]:
+    """``load(False)``, then run the kernel once on ``args`` so numba compiles it or loads it.
+
+    numba unpickles its disk cache (``__pycache__/<stem>.*.nbi`` index, ``.nbc`` code)
+    without catching errors, so one truncated file would break every later call. A
+    failure while cache files of ``stem`` exist is taken for a damaged entry: its
+    files are deleted, a ``RuntimeWarning`` names it, and ``load(True)`` (a fresh
+    import, so fresh dispatchers) compiles it again. Without cache files the error
+    is a real one and propagates.
+
+    Parameters
+    ----------
+    stem : str
+        The generated module's name (its file is ``cache_dir() / (stem + ".py")``).
+    load : callable
+        ``load(fresh)`` returns the kernel function; ``fresh=True`` must re-import.
+    *args : numpy.ndarray
+        Arguments of the warm-up call.
+
+    Returns
+    -------
+    callable
+        The compiled kernel.
+
+    Examples
+    --------
+    >>> seen = []  # a stand-in kernel that records its warm-up call
+    >>> kernel = compile_cached("sortnet_doc_example", lambda fresh: seen.append, np.zeros(2))
+    >>> seen
+    [array([0., 0.])]
+    """
+    kernel = load(False)
+    try:
+        kernel(*args)
+    except Exception as error:  # numba lets whatever unpickling raised escape
+        removed = _discard_entry(stem, kernel)
+        if not removed:
+            raise
+        warnings.warn(
+            f"sortnet kernel cache entry {stem} could not be loaded "
+            f"({type(error).__name__}: {error}); deleted {', '.join(removed)} and recompiling",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        kernel = load(True)
+        kernel(*args)
+    return kernel
+
+
+def _discard_entry(stem: str, kernel: Any) -> list[str]:
+    """Delete numba's cache files of module ``stem``; the names of those deleted."""
+    folders = {cache_dir() / "__pycache__"}
+    where = getattr(getattr(kernel, "_cache", None), "_cache_path", None)
+    if isinstance(where, str):  # numba may cache elsewhere ($NUMBA_CACHE_DIR)
+        folders.add(Path(where))
+    removed = []
+    for folder in folders:
+        for path in sorted(folder.glob(f"{stem}.*")):
+            if path.suffix in (".nbi", ".nbc"):
+                try:
+                    path.unlink()
+                except OSError:
+                    continue
+                removed.append(path.name)
+    return removed
 
 
 def _disk_cached(net: Network, kind: str, itemsize: int) -> bool:
@@ -255,19 +340,29 @@ def get_kernel(
     if not numba_available():
         raise SortnetError("compiled kernels need numba (pip install numba)")
     key = (*_module_key(net, kind, layout, dtype.itemsize), dtype.str, parallel)
+    name = "kernel_parallel" if parallel else "kernel_serial"
+
+    def load(fresh: bool) -> Kernel:
+        return getattr(  # type: ignore[no-any-return]
+            _load_module(net, kind, layout, dtype.itemsize, fresh=fresh), name
+        )
+
     with _lock:
-        module = _load_module(net, kind, layout, dtype.itemsize)
-        function = module.kernel_parallel if parallel else module.kernel_serial
         if key in _compiled:
             _stats["hits"] += 1
-        else:
-            _stats["misses"] += 1
-            out_dtype = np.dtype(np.intp) if kind == "argsort" else dtype
-            # Compile now (or load from disk) for C-contiguous arrays, the common case;
-            # other layouts compile on first call.
-            function(np.zeros((1, net.n), dtype), np.zeros((1, len(net.outputs)), out_dtype))
-            _compiled.add(key)
-    return function  # type: ignore[no-any-return]
+            return load(False)
+        _stats["misses"] += 1
+        out_dtype = np.dtype(np.intp) if kind == "argsort" else dtype
+        # Compile now (or load from disk) for C-contiguous arrays: sort_into passes no other.
+        source = kernel_source(net, kind, key[1], dtype.itemsize)
+        function = compile_cached(
+            _source_path(source).stem,
+            load,
+            np.zeros((1, net.n), dtype),
+            np.zeros((1, len(net.outputs)), out_dtype),
+        )
+        _compiled.add(key)
+    return function
 
 
 def use_kernel(
@@ -287,10 +382,16 @@ def use_kernel(
     if chosen == "numba":
         return True
     flags = getattr(X, "flags", None)  # a dask array has none; its chunks are made contiguous
-    if flags is not None and not flags.c_contiguous:  # another layout, another compilation
+    if flags is not None and not flags.c_contiguous:
+        # The kernel would need a C-contiguous copy of the whole batch (sort_into makes
+        # one when the kernel is forced); the numpy path needs one block at a time.
         return False
     if X.size >= AUTO_MIN_ELEMENTS:
         return True
+    if flags is not None and not flags.writeable:
+        # numba compiles read-only arrays as another type: a cached kernel does not cover
+        # them, and a small batch is not worth that compilation.
+        return False
     key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
     if any(done[:-1] == key for done in _compiled):
         return True
@@ -321,11 +422,17 @@ def sort_into(
     if not use_kernel(X, net, kind=kind, backend=backend):
         return False
     kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
+    # The kernels are compiled for C-contiguous arrays (the tiles layout loads rows
+    # as vectors and has no other form): copy a Fortran-ordered or strided batch.
+    X = np.ascontiguousarray(X)
+    target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     if parallel:
         with _lock:  # numba's thread pool must not be entered from two threads at once
-            kernel(X, out)
+            kernel(X, target)
     else:
-        kernel(X, out)
+        kernel(X, target)
+    if target is not out:
+        out[...] = target
     return True
 
 

@@ -235,8 +235,10 @@ class CompiledModel:
 
     Inputs must be finite and 2-D of width ``n`` (a 1-D row is accepted and gives a
     1-D result); NaN, infinities, values above ``finfo.max / 64`` (which could
-    overflow inside a layer) and, for models with a ``bound``, values with
-    ``|x| > bound`` are refused with :class:`~sortnet.errors.InputError`.
+    overflow inside a layer), for models with a ``bound``, values with
+    ``|x| > bound``, and integer inputs outside the exact range above (``2**p``
+    for counting models), which the run would round, are refused with
+    :class:`~sortnet.errors.InputError`.
 
     Examples
     --------
@@ -368,8 +370,13 @@ class CompiledModel:
         A ``dask.array`` gives a lazy dask array (see :mod:`sortnet.dask_engine`).
         """
         from sortnet import dask_engine
+        from sortnet._args import positive_int
         from sortnet.executor import run
 
+        # Checked here so the dask path (which runs each chunk on one thread) refuses
+        # the same values as the eager one.
+        chunk_rows = positive_int(chunk_rows, "chunk_rows")
+        threads = positive_int(threads, "threads")
         if dask_engine.is_dask_array(X):
             return dask_engine.run_model(self, X, dtype=dtype, chunk_rows=chunk_rows)
         return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads, engine=engine)
@@ -381,17 +388,45 @@ class CompiledModel:
             V = layer.forward(V)
         return V
 
-    def error_bound(self, X: Any, dtype: Any = np.float64) -> np.ndarray:
-        """Per-row bound on ``|model(X) - sorted(X)|`` for ``dtype`` (see class docs)."""
+    def error_bound(self, X: Any, dtype: Any = None) -> np.ndarray:
+        """Per-row bound on ``|model(X, dtype=dtype) - np.sort(X)|`` (see the class notes).
+
+        Parameters
+        ----------
+        X : array_like, shape (batch, n) or (n,)
+            The batch, with the checks of ``model(X)`` (and no NaN or infinity).
+        dtype : {None, float32, float64}
+            The precision the model runs ``X`` in, chosen by the rule ``model(X)``
+            uses: by default ``X``'s own dtype when it is float32 or float64, else
+            float64. A float32 run rounds far more than a float64 one, so its bound
+            is about ``2**29`` times larger.
+
+        Returns
+        -------
+        numpy.ndarray of float64
+            One bound per row (a scalar array for 1-D ``X``); zeros for counting
+            models, which are exact.
+
+        Examples
+        --------
+        >>> import compilers, sortnet
+        >>> model = compilers.compile(sortnet.network("best", 4), "relu")
+        >>> X = np.array([[0.1, 3e5, -7.0, 2.0]])
+        >>> bound64, bound32 = model.error_bound(X), model.error_bound(X.astype(np.float32))
+        >>> bool(bound32[0] > 2**28 * bound64[0])
+        True
+        >>> bool(np.all(np.abs(model(X) - np.sort(X)) <= bound64[:, None]))
+        True
+        """
         from sortnet.executor import _check_input
 
-        # The run dtype, shape and width checks of model(X); then no NaN or inf.
-        dtype = _check_input(self, np.zeros((0, self.n)), dtype)[0].dtype
-        array, single = _check_input(self, X, np.float64)
-        if not np.isfinite(array).all():
+        # The run dtype, shape and width checks of model(X), then no NaN or inf.
+        array, single = _check_input(self, X, dtype)
+        info = np.finfo(array.dtype)
+        wide = array.astype(np.float64)
+        if not np.isfinite(wide).all():
             raise InputError("X contains NaN or an infinity: there is no error bound for it")
-        info = np.finfo(dtype)
-        scale = np.max(np.abs(array[0] if single else array), axis=-1, initial=0.0)
+        scale = np.max(np.abs(wide[0] if single else wide), axis=-1, initial=0.0)
         if self.lowering == "counting":
             return np.zeros_like(scale)
         return 8.0 * (self.depth + 1) * (info.eps / 2 * scale + float(info.smallest_subnormal))

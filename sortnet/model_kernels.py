@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from sortnet.errors import SortnetError
-from sortnet.kernels import cache_dir, import_generated, numba_available
+from sortnet.kernels import cache_dir, compile_cached, import_generated, numba_available
 from sortnet.model import CompiledModel
 from sortnet.model_codegen import CODEGEN_VERSION, csr, kernel_source
 
@@ -165,9 +165,15 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
         kernel = _kernels.get((digest, dtype.str))
         if kernel is None:
             _stats["misses"] += 1
-            kernel = import_generated(kernel_source(model, dtype), f"sortnet_model_{digest}").kernel
-            # Compile now (or load from disk) for C-contiguous arrays, the case we call.
-            kernel(np.zeros((1, model.n), dtype), np.zeros((1, model.n_outputs), dtype))
+            source, stem = kernel_source(model, dtype), f"sortnet_model_{digest}"
+            # Compile now (or load from disk) for C-contiguous arrays, the case we call;
+            # a damaged disk cache entry is discarded and rebuilt (with a warning).
+            kernel = compile_cached(
+                stem,
+                lambda fresh: import_generated(source, stem).kernel,  # always a fresh import
+                np.zeros((1, model.n), dtype),
+                np.zeros((1, model.n_outputs), dtype),
+            )
             _kernels[(digest, dtype.str)] = kernel
         else:
             _stats["hits"] += 1
@@ -216,7 +222,11 @@ def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bo
         return True
     if not compilable(model):
         return False
-    return batch.size >= AUTO_MIN_ELEMENTS or is_compiled(model, batch.dtype)
+    if batch.size >= AUTO_MIN_ELEMENTS:
+        return True
+    # numba compiles read-only arrays as another type, which a cached kernel does not
+    # cover: a small read-only batch is not worth that compilation.
+    return batch.flags.writeable and is_compiled(model, batch.dtype)
 
 
 def cache_info() -> dict[str, int]:

@@ -284,12 +284,15 @@ def test_cli_run_one_dimensional_npy(
     assert r"expected an array of shape (batch, n=4), got (4,)" in err
 
 
-def test_cli_run_huge_integers_print_as_floats(
+def test_cli_run_huge_integers_are_refused_not_rounded(
     model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """uint64 rows: no int64 overflow in the printed rows (was -9223372036854775808)."""
+    """uint64 rows past 2**51: refused (float64 would round them), never printed as int64."""
     path = tmp_path / "x.npy"
     np.save(path, np.array([[2**64 - 1, 1, 2, 0]], dtype=np.uint64))
+    err = _usage_error(capsys, "run", str(model_path), "--input", str(path))
+    assert "X[0, 0] = 18446744073709551615 is an integer too large for an exact answer" in err
+    np.save(path, np.array([[2.0**64, 1, 2, 0]]))  # as floats: accepted, rounding allowed
     assert main(["run", str(model_path), "--input", str(path)]) == 0
     out = capsys.readouterr().out
     assert "-9223372036854775808" not in out and "e+19" in out

@@ -155,7 +155,7 @@ def test_auto_mode_compiles_only_large_or_cached(monkeypatch: pytest.MonkeyPatch
     small = np.zeros((10, 7), np.float32)
     assert not kernels.use_kernel(small, net)
     big = np.broadcast_to(np.float32(0), (kernels.AUTO_MIN_ELEMENTS // 7 + 1, 7))
-    assert not kernels.use_kernel(big, net)  # not contiguous: not worth a new compilation
+    assert not kernels.use_kernel(big, net)  # not contiguous: a full copy; numpy goes by blocks
     assert kernels.use_kernel(np.ascontiguousarray(big), net)
     run(net, small)
     assert kernels.use_kernel(small, net)  # compiled in this process
