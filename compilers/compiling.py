@@ -13,16 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from compilers.counting import lower_counting
 from compilers.fuse import fuse
 from compilers.gadgets import LOWERINGS
 from compilers.lower import lower_comparators
+from compilers.lower_counting import lower_counting
 from compilers.output import output_map, readout
 from sortnet import nodes
-from sortnet.counting import counting_network, resolve_k
 from sortnet.errors import SortnetError
-from sortnet.model import CompiledModel
+from sortnet.generators.counting import counting_network, resolve_k
 from sortnet.network import Network
+from sortnet.nn.model import CompiledModel
 from sortnet.select import resolve_k as resolve_network_k
 from sortnet.select import select
 
@@ -60,7 +60,7 @@ def compile(  # noqa: A001 - the public name the design asks for
     *,
     bound: float | None = None,
 ) -> CompiledModel:
-    """Compile ``net`` to a :class:`~sortnet.model.CompiledModel` that sorts or selects.
+    """Compile ``net`` to a :class:`~sortnet.nn.model.CompiledModel` that sorts or selects.
 
     Parameters
     ----------

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -183,29 +181,6 @@ class Network:
     def layers(self) -> list[list[Comparator]]:
         """The comparators grouped into parallel layers, as soon as possible."""
         return asap_layers(self.n, self.comparators)
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write this network as sortnet JSON; see :func:`sortnet.save_network`.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> net = Network.from_comparators(2, [(0, 1)])
-        >>> net.save(os.path.join(tempfile.mkdtemp(), "two.json")).name
-        'two.json'
-        """
-        from sortnet.io import save_network  # lazy: sortnet.io imports this module
-
-        return save_network(self, path)
-
-    def _repr_svg_(self) -> str | None:
-        """SVG for Jupyter: the wire diagram (computation graph for counting networks).
-
-        None (plain repr) when graphviz or its ``dot``/``neato`` program is missing.
-        """
-        from sortnet.draw import repr_svg  # lazy: drawing needs graphviz
-
-        return repr_svg(self)
 
     # -- dunder -----------------------------------------------------------------
     def _key(self) -> tuple:

@@ -212,7 +212,7 @@ def test_cli_verify_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_verify_model_bad_seed(model_path: Path) -> None:
-    from sortnet.model_verify import verify_model
+    from sortnet.nn.checks import verify_model
 
     with pytest.raises(InputError, match="seed must be an integer >= 0, got -1"):
         verify_model(sortnet.load_model(model_path), seed=-1)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sortnet import kernels
 from sortnet.bench import COLUMNS
 from sortnet.bench.machine import peak_memory
+from sortnet.circuit import kernels
 from sortnet.cli import main
 
 

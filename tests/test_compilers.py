@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import compilers
 import sortnet
 from compilers.lower import live_layers
-from sortnet.circuit import sort as circuit_sort
+from sortnet.circuit.run import sort as circuit_sort
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 from sortnet.select import resolve_k, select

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import sortnet
-from sortnet import InputError, SortnetError, kernels
+from sortnet import InputError, SortnetError
+from sortnet.circuit import kernels
 
 da = pytest.importorskip("dask.array")
 

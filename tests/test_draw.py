@@ -150,7 +150,7 @@ def test_subcolumns_split_overlapping_comparators():
 
 
 def test_wires_refuses_counting_networks():
-    from sortnet.counting import counting_network
+    from sortnet.generators.counting import counting_network
 
     with pytest.raises(DrawingError, match="counting network has no wire diagram"):
         draw(counting_network(3), style="wires")
@@ -182,7 +182,7 @@ def test_layers_summarise_wide_columns():
 
 
 def test_counting_network_has_threshold_rank_indicator_select_units():
-    from sortnet.counting import counting_network
+    from sortnet.generators.counting import counting_network
 
     source = draw(counting_network(4, k=3)).source
     assert len(re.findall(r"^\s*b\d_\d \[", source, re.M)) == 12

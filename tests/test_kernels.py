@@ -1,4 +1,4 @@
-"""Compiled kernels (sortnet.kernels): bit-exact against np.sort, cached, with a numpy fallback."""
+"""Circuit kernels (sortnet.circuit.kernels): bit-exact against np.sort, cached, numpy fallback."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sortnet
-from sortnet import kernels
+from sortnet.circuit import kernels
 from sortnet.errors import SortnetError
 
 pytest.importorskip("numba")

@@ -1,4 +1,4 @@
-"""The numba engine of the neural executor (sortnet.model_kernels) against the numpy engine.
+"""The numba engine of the neural executor (sortnet.nn.kernels) against the numpy engine.
 
 Exactness: equal to the numpy engine and to np.sort bit for bit on integer-valued
 batches, within the stated bound on random floats; the same input refusals; the
@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 import compilers
 import sortnet
-from sortnet import model_codegen, model_kernels
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
+from sortnet.nn import codegen as model_codegen
+from sortnet.nn import kernels as model_kernels
 
 pytest.importorskip("numba")  # the numba engine is an optional extra
 

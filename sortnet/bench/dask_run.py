@@ -186,7 +186,7 @@ def _builder(executor: str, net: Network, config: BenchConfig) -> Any:
     import sortnet
 
     if executor == "circuit":
-        from sortnet import kernels
+        from sortnet.circuit import kernels
 
         if kernels.choose_backend() != "numpy":
             kernels.get_kernel(net, np.float32, parallel=False)  # compile before timing

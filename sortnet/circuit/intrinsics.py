@@ -1,6 +1,6 @@
-"""numba intrinsics used by the generated kernels of :mod:`sortnet.kernels`.
+"""numba intrinsics used by the generated kernels of :mod:`sortnet.circuit.kernels`.
 
-Importing this module requires numba; :mod:`sortnet.kernels` imports it only when
+Importing this module requires numba; :mod:`sortnet.circuit.kernels` imports it only when
 numba is installed. Each comparator becomes one compare and two ``select``
 instructions in LLVM IR, so a generated kernel is one basic block per row: LLVM
 turns the selects into ``vminss``/``vmaxss`` (or packed ``vminps`` when a loop is

@@ -6,42 +6,46 @@ compare-exchange per comparator, store the outputs. numba compiles that source
 with LLVM, over all rows with ``prange`` (both cores), and caches the machine code
 on disk, so a network is compiled once per machine.
 
-Three layouts (:mod:`sortnet.kernels_codegen`), chosen from ``n`` and the value size:
+Three layouts (:mod:`sortnet.circuit.codegen`), chosen from ``n`` and the value size:
 ``tiles`` (n <= 32 and a multiple of 4: blocks of 16 rows are transposed with vector
 shuffles so that each comparator is one packed min/max over 16 rows), ``rows``
 (each row's values in registers, scalar min/max; odd n and selection networks) and
 ``columns`` (n >= 48: a plain transposed buffer, so 48+ values do not spill).
 
 Exactness: every comparator swaps its two values exactly when the second is
-smaller (see :mod:`sortnet.kernels_numba`), so each output row is a permutation of
+smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
 the input row's bit patterns and equals ``np.sort`` element for element
 (``np.array_equal``). ``-0.0`` and ``0.0`` compare equal, so, as in ``np.sort``,
 their relative order among ties is unspecified; no sign is lost.
 
-Which back end runs is decided by :func:`choose_backend`: the environment
-variable ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always compile) or
-``numpy`` (never; the column-wise numpy executor of :mod:`sortnet.circuit` runs).
-In ``auto`` mode a new kernel is compiled only for batches of at least
-``AUTO_MIN_ELEMENTS`` values (compiling takes 1-40 s, more with ``n``); a kernel
-already compiled in this process or cached on disk is always used.
+Which back end runs is decided by :func:`sortnet._jit.choose_backend` (the JIT layer
+both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always
+compile) or ``numpy`` (never; the column-wise numpy executor of
+:mod:`sortnet.circuit.run` runs). In ``auto`` mode a new kernel is compiled only for
+batches of at least ``AUTO_MIN_ELEMENTS`` values (compiling takes 1-40 s, more with
+``n``); a kernel already compiled in this process or cached on disk is always used.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import os
-import sys
-import tempfile
-import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from sortnet.errors import SortnetError
-from sortnet.kernels_codegen import (
+from sortnet._jit import (
+    AUTO_MIN_ELEMENTS,
+    BACKENDS,
+    Kernel,
+    KernelCache,
+    cache_dir,
+    choose_backend,
+    import_generated,
+    numba_available,
+    on_disk,
+)
+from sortnet.circuit.codegen import (
     BLOCK_ROWS,
     CODEGEN_VERSION,
     COLUMNS_MIN_N,
@@ -50,6 +54,7 @@ from sortnet.kernels_codegen import (
     layout_for,
     tile_lanes,
 )
+from sortnet.errors import SortnetError
 from sortnet.network import Network
 
 __all__ = [
@@ -74,80 +79,15 @@ __all__ = [
     "use_kernel",
 ]
 
-ENV_BACKEND = "SORTNET_KERNEL"
-ENV_CACHE_DIR = "SORTNET_CACHE_DIR"
-BACKENDS = ("auto", "numba", "numpy")
-#: In ``auto`` mode, compile a not-yet-cached kernel only for batches this large.
-AUTO_MIN_ELEMENTS = 1 << 24
 #: numba compiles these dtypes; others (float16, byte-swapped) take the numpy path.
 KERNEL_DTYPES = frozenset(
     np.dtype(code) for code in ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
 )
 
-Kernel = Callable[[np.ndarray, np.ndarray], None]
-
 _modules: dict[tuple[Any, ...], Any] = {}
-_compiled: set[tuple[Any, ...]] = set()
-_stats = {"hits": 0, "misses": 0}
-_lock = threading.Lock()  # guards the caches, and serialises parallel kernel launches
-
-
-def numba_available() -> bool:
-    """Whether numba can be imported (the ``fast`` extra).
-
-    Examples
-    --------
-    >>> isinstance(numba_available(), bool)
-    True
-    """
-    return importlib.util.find_spec("numba") is not None
-
-
-def choose_backend(backend: str | None = None) -> str:
-    """The back end to use: ``backend``, else ``$SORTNET_KERNEL``, else ``"auto"``.
-
-    ``"numba"`` is refused when numba is not installed; ``"auto"`` silently means
-    ``"numpy"`` then.
-
-    Examples
-    --------
-    >>> choose_backend("numpy")
-    'numpy'
-    >>> choose_backend("fast")
-    Traceback (most recent call last):
-    ...
-    sortnet.errors.SortnetError: unknown kernel back end 'fast'; choose auto, numba or numpy
-    """
-    chosen = backend if backend is not None else os.environ.get(ENV_BACKEND, "") or "auto"
-    chosen = chosen.strip().lower()
-    if chosen not in BACKENDS:
-        where = "" if backend is not None else f" (from ${ENV_BACKEND})"
-        raise SortnetError(
-            f"unknown kernel back end {chosen!r}{where}; choose {', '.join(BACKENDS[:-1])} "
-            f"or {BACKENDS[-1]}"
-        )
-    if chosen == "numba" and not numba_available():
-        raise SortnetError("SORTNET_KERNEL=numba but numba is not installed (pip install numba)")
-    if chosen == "auto" and not numba_available():
-        return "numpy"
-    return chosen
-
-
-def cache_dir() -> Path:
-    """Where generated kernel sources (and numba's cached machine code) live.
-
-    ``$SORTNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/sortnet/kernels``, else
-    ``~/.cache/sortnet/kernels``.
-
-    Examples
-    --------
-    >>> cache_dir().name in ("kernels", os.environ.get(ENV_CACHE_DIR, "kernels").split("/")[-1])
-    True
-    """
-    if os.environ.get(ENV_CACHE_DIR):
-        return Path(os.environ[ENV_CACHE_DIR])
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "sortnet" / "kernels"
+#: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
+CACHE = KernelCache("circuit", also_clear=[_modules])
+_lock = CACHE.lock
 
 
 def _source_path(source: str) -> Path:
@@ -174,38 +114,9 @@ def _load_module(net: Network, kind: str, layout: str | None, itemsize: int) -> 
     return module
 
 
-def import_generated(source: str, stem: str) -> Any:
-    """Write generated ``source`` to ``cache_dir() / (stem + ".py")`` once and import it.
-
-    numba's ``cache=True`` keys its machine code on a real file, so generated
-    kernels (circuit and model kernels alike) live as modules in :func:`cache_dir`.
-    The write goes to a temp file then a rename, since another process may be
-    importing the same file; an unwritable cache directory costs the disk cache
-    only (the module then goes to a fresh temporary folder), not correctness.
-    """
-    path = cache_dir() / f"{stem}.py"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists() or path.read_text() != source:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "w") as handle:
-                handle.write(source)
-            os.replace(tmp, path)
-    except OSError:
-        path = Path(tempfile.mkdtemp(prefix="sortnet-kernels-")) / path.name
-        path.write_text(source)
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.stem] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _disk_cached(net: Network, kind: str, itemsize: int) -> bool:
     """Whether numba has machine code for this network on disk (so no compile is needed)."""
-    path = _source_path(kernel_source(net, kind, None, itemsize))
-    return any((path.parent / "__pycache__").glob(f"{path.stem}.*.nbi"))
+    return on_disk(_source_path(kernel_source(net, kind, None, itemsize)).stem)
 
 
 def get_kernel(
@@ -256,17 +167,15 @@ def get_kernel(
         raise SortnetError("compiled kernels need numba (pip install numba)")
     key = (*_module_key(net, kind, layout, dtype.itemsize), dtype.str, parallel)
     with _lock:
-        module = _load_module(net, kind, layout, dtype.itemsize)
-        function = module.kernel_parallel if parallel else module.kernel_serial
-        if key in _compiled:
-            _stats["hits"] += 1
-        else:
-            _stats["misses"] += 1
+        function = CACHE.lookup(key)
+        if function is None:
+            module = _load_module(net, kind, layout, dtype.itemsize)
+            function = module.kernel_parallel if parallel else module.kernel_serial
             out_dtype = np.dtype(np.intp) if kind == "argsort" else dtype
             # Compile now (or load from disk) for C-contiguous arrays, the common case;
             # other layouts compile on first call.
             function(np.zeros((1, net.n), dtype), np.zeros((1, len(net.outputs)), out_dtype))
-            _compiled.add(key)
+            CACHE.store(key, function)
     return function  # type: ignore[no-any-return]
 
 
@@ -292,7 +201,7 @@ def use_kernel(
     if X.size >= AUTO_MIN_ELEMENTS:
         return True
     key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
-    if any(done[:-1] == key for done in _compiled):
+    if any(done[:-1] == key for done in CACHE):  # type: ignore[index]
         return True
     return _disk_cached(net, kind, X.dtype.itemsize)
 
@@ -349,27 +258,6 @@ def argsort_into(
     return sort_into(X, net, out, backend=backend, parallel=parallel, kind="argsort")
 
 
-def cache_info() -> dict[str, int]:
-    """Kernel cache counters: ``hits``, ``misses`` (compilations or disk loads), ``kernels``.
-
-    Examples
-    --------
-    >>> sorted(cache_info())
-    ['hits', 'kernels', 'misses']
-    """
-    with _lock:
-        return {**_stats, "kernels": len(_compiled)}
-
-
-def clear_cache() -> None:
-    """Forget the in-memory kernels (files on disk stay; see :func:`cache_dir`).
-
-    Examples
-    --------
-    >>> clear_cache(); cache_info()["kernels"]
-    0
-    """
-    with _lock:
-        _modules.clear()
-        _compiled.clear()
-        _stats.update(hits=0, misses=0)
+#: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
+cache_info = CACHE.info
+clear_cache = CACHE.clear

@@ -21,7 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from sortnet import dask_engine, kernels, nodes
+from sortnet import _dask, nodes
+from sortnet.circuit import dask, kernels
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 from sortnet.select import KSpec, select
@@ -62,9 +63,9 @@ def sort(
     >>> sort(np.array([[3, -1, 2, 7]]), net, k=2)
     array([[2]])
     """
-    if dask_engine.is_dask_array(X):  # lazy: one task per row chunk
-        return dask_engine.sort(X, net, k=k, chunk_rows=chunk_rows)
-    X = _check_input(X, net)
+    if _dask.is_dask_array(X):  # lazy: one task per row chunk
+        return dask.sort(X, net, run_block, k=k, chunk_rows=chunk_rows)
+    X = check_input(X, net)
     if k is not None:
         net = select(net, k)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=X.dtype)
@@ -106,9 +107,9 @@ def argsort(
     array([[1, 0, 2],
            [0, 1, 2]])
     """
-    if dask_engine.is_dask_array(X):
-        return dask_engine.sort(X, net, k=k, chunk_rows=chunk_rows, kind="argsort")
-    X = _check_input(X, net)
+    if _dask.is_dask_array(X):
+        return dask.sort(X, net, run_block, k=k, chunk_rows=chunk_rows, kind="argsort")
+    X = check_input(X, net)
     if k is not None:
         net = select(net, k)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=np.intp)
@@ -117,11 +118,6 @@ def argsort(
     for start, stop in _chunks(X, chunk_rows):
         out[start:stop] = _argsort_block(X[start:stop], net)
     return out
-
-
-def run_network(X: np.ndarray, net: Network) -> np.ndarray:
-    """Run ``net`` on a checked ``(batch, n)`` array in one block (for internal callers)."""
-    return _sort_block(X, net)
 
 
 def _sort_block(block: np.ndarray, net: Network) -> np.ndarray:
@@ -161,7 +157,7 @@ def _chunks(X: np.ndarray, chunk_rows: int | None) -> list[tuple[int, int]]:
     return [(start, min(start + chunk_rows, len(X))) for start in range(0, len(X), chunk_rows)]
 
 
-def _check_input(X: Any, net: Network) -> np.ndarray:
+def check_input(X: Any, net: Network) -> np.ndarray:
     """Validate ``X`` against ``net``; return it as an ndarray (no copy when possible)."""
     if not isinstance(net, Network) or net.kind != nodes.COMPARATOR_KIND:
         raise SortnetError("the circuit executor runs comparator networks only")
@@ -187,3 +183,15 @@ def _check_input(X: Any, net: Network) -> np.ndarray:
             if bad.any():
                 raise InputError(f"X contains NaN at row {start + int(np.argmax(bad))}")
     return X
+
+
+def run_block(block: np.ndarray, net: Any, backend: str, kind: str) -> np.ndarray:
+    """One dask task: run ``net`` on one chunk of whole rows on the calling thread."""
+    block = check_input(block, net)
+    dtype = np.intp if kind == "argsort" else block.dtype
+    out = np.empty((block.shape[0], len(net.outputs)), dtype=dtype)
+    block = np.ascontiguousarray(block)
+    if kernels.sort_into(block, net, out, backend=backend, parallel=False, kind=kind):
+        return out
+    run = argsort if kind == "argsort" else sort
+    return run(block, net)

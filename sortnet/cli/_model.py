@@ -7,8 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sortnet.model_io import load_model
-from sortnet.model_verify import verify_model
+from sortnet.nn.checks import verify_model
+from sortnet.nn.model import load_model
 
 
 def is_model_file(path: str) -> bool:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sortnet.cli._common import add_network_arguments, network_from_args, parse_wire_count
-from sortnet.counting import counting_network
 from sortnet.errors import SortnetError
+from sortnet.generators.counting import counting_network
 from sortnet.io.atomic import check_target
 from sortnet.network import Network
 

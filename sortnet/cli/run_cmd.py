@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from sortnet.cli.sort_cmd import npy_target, read_npy, read_rows, write_npy, write_rows
-from sortnet.model_io import load_model
+from sortnet.nn.model import load_model
 
 
 def register(subparsers: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from sortnet.circuit import sort
+from sortnet.circuit.run import sort
 from sortnet.cli._common import add_network_arguments, network_from_args
 from sortnet.cli.verify_cmd import parse_k
 from sortnet.errors import InputError, SortnetError

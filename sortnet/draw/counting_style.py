@@ -52,7 +52,7 @@ def draw_counting(
 
     Examples
     --------
-    >>> from sortnet.counting import counting_network
+    >>> from sortnet.generators.counting import counting_network
     >>> source = draw_counting(counting_network(3, k=2)).source
     >>> "threshold" in source and "indicator" in source and "select" in source
     True

@@ -1,9 +1,10 @@
 """The activation registry: every per-unit activation a compiled model may use.
 
-Each activation is defined once, here: its formula (for summaries and diagrams),
+Each activation is defined once, here: its formula (for summaries), its symbol and
+fill colour (for the ``layers`` diagrams of :mod:`sortnet.draw.layers`),
 a pure reference function, an in-place numpy kernel (for the executor), an
-ONNX emitter (for :meth:`~sortnet.model.CompiledModel.to_onnx`) and a scalar
-expression template for the generated numba kernels (:mod:`sortnet.model_kernels`). Adding an
+ONNX emitter (for :meth:`~sortnet.nn.model.CompiledModel.to_onnx`) and a scalar
+expression template for the generated numba kernels (:mod:`sortnet.nn.kernels`). Adding an
 activation means adding one :class:`Activation` to :data:`ACTIVATIONS`; nothing
 else switches on activation names.
 """
@@ -41,6 +42,10 @@ class Activation:
         A Python expression of one scalar, compiled by numba in generated kernels:
         ``{z}`` is the pre-activation, ``{zero}`` and ``{one}`` name constants of
         the run's dtype (a bare ``0.0`` would promote float32 arithmetic to float64).
+    symbol : str
+        How a diagram writes the activation on its unit.
+    fill : str
+        The unit's fill colour in diagrams.
     """
 
     name: str
@@ -49,6 +54,8 @@ class Activation:
     inplace: Callable[[np.ndarray], None]
     onnx: OnnxEmitter
     scalar: str
+    symbol: str
+    fill: str
 
     def __repr__(self) -> str:
         return f"<Activation {self.name}: {self.formula}>"
@@ -117,8 +124,10 @@ ACTIVATIONS: dict[str, Activation] = {
             _identity_inplace,
             _onnx_identity,
             "{z}",
+            "id",
+            "#f1f3f4",
         ),
-        Activation("abs", "|z|", np.abs, _abs_inplace, _onnx_abs, "abs({z})"),
+        Activation("abs", "|z|", np.abs, _abs_inplace, _onnx_abs, "abs({z})", "|z|", "#fff8e1"),
         Activation(
             "relu",
             "max(z, 0)",
@@ -126,6 +135,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _relu_inplace,
             _onnx_relu,
             "max({z}, {zero})",
+            "ReLU",
+            "#fdecea",
         ),
         Activation(
             "step",
@@ -134,6 +145,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _step_inplace,
             _onnx_step,
             "{one} if {z} >= {zero} else {zero}",
+            "1[z≥0]",
+            "#fdecea",
         ),
         Activation(
             "indicator",
@@ -142,6 +155,8 @@ ACTIVATIONS: dict[str, Activation] = {
             _indicator_inplace,
             _onnx_indicator,
             "{one} if abs({z}) <= {one} else {zero}",
+            "1[|z|≤1]",
+            "#ede7f6",
         ),
     )
 }

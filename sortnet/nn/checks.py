@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sortnet.errors import InputError, SortnetError
-from sortnet.model import CompiledModel
+from sortnet.nn.model import CompiledModel
 
 #: Largest n whose 2**n 0-1 inputs are all checked.
 EXHAUSTIVE_MAX_N = 20

@@ -53,7 +53,7 @@ def model_digest(layers: Iterable[Any], metadata: Mapping[str, Any]) -> str:
 
     Examples
     --------
-    >>> from sortnet.model import Layer
+    >>> from sortnet.nn.model import Layer
     >>> a = [Layer([[1.0, 0.0]], [0.0], ("identity",))]
     >>> b = [Layer([[-1.0, 0.0]], [0.0], ("identity",))]
     >>> model_digest(a, {"k": 1}) == model_digest(b, {"k": 1})

@@ -1,18 +1,18 @@
-"""The neural executor: run a :class:`~sortnet.model.CompiledModel` on a batch.
+"""The neural executor: run a :class:`~sortnet.nn.model.CompiledModel` on a batch.
 
 Two engines compute exactly what the layers say (weighted sums, bias, activation
 per unit, skip) and nothing else:
 
-* ``numba`` (:mod:`sortnet.model_kernels`): the model's non-zero weights written
+* ``numba`` (:mod:`sortnet.nn.kernels`): the model's non-zero weights written
   out as one straight-line kernel per model, compiled once and cached; about
   10x faster than numpy on comparator models. The default when numba is
   installed, the model has at most ``model_kernels.MAX_TERMS`` non-zero weights
   and either the kernel is already compiled (in this process or on disk) or the
-  batch has at least ``model_kernels.AUTO_MIN_ELEMENTS`` values (a first compile
+  batch has at least ``sortnet._jit.AUTO_MIN_ELEMENTS`` values (a first compile
   takes seconds: 3 s for bitonic n=16, 12 s for n=32 with ``relu``).
 * ``numpy``, the tested fallback, arranged to be fast: each chunk runs through
   its own preallocated buffers, reused for every layer, with single-threaded
-  BLAS per thread (:mod:`sortnet._blas`); a group of units with the same
+  BLAS per thread (:mod:`sortnet.nn._blas`); a group of units with the same
   activation is one in-place numpy call on a slice (compilers order units by
   activation); each matrix is used dense (BLAS, stored transposed so the
   product is a plain ``rows x in @ in x units`` GEMM) or as a scipy CSR array,
@@ -25,7 +25,7 @@ threads (numpy and the numba kernels release the GIL); every chunk is checked
 (NaN, infinity, overflow limit, model bound) before it runs. Sparse,
 dense and generated products add the same non-zero terms; only the summation
 order can differ, which the exactness contract of
-:class:`~sortnet.model.CompiledModel` allows for.
+:class:`~sortnet.nn.model.CompiledModel` allows for.
 """
 
 from __future__ import annotations
@@ -33,15 +33,18 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sortnet import model_kernels
-from sortnet._blas import set_thread_local_blas_threads
-from sortnet.activations import ACTIVATIONS
 from sortnet.errors import InputError
-from sortnet.model import CompiledModel, Matrix, to_dense
+from sortnet.nn import kernels as model_kernels
+from sortnet.nn._blas import set_thread_local_blas_threads
+from sortnet.nn.activations import ACTIVATIONS
+from sortnet.nn.layer import Matrix, to_dense
+
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
 
 #: Use CSR when a matrix has at least this many entries and at most this density.
 SPARSE_MIN_SIZE = 4096
@@ -112,7 +115,7 @@ def _plan(model: CompiledModel, dtype: np.dtype) -> list[_Step]:
     return steps
 
 
-def _check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, bool]:
+def check_input(model: CompiledModel, X: Any, dtype: Any) -> tuple[np.ndarray, bool]:
     """The batch as a 2-D float array of the run dtype, and whether it was 1-D."""
     try:
         array = np.asarray(X)
@@ -229,7 +232,7 @@ def run(
     dtype: Any = None,
     chunk_rows: int | None = None,
     threads: int | None = None,
-    engine: str = "auto",
+    engine: str | None = None,
 ) -> np.ndarray:
     """Run ``model`` on the rows of ``X``: the neural executor.
 
@@ -245,8 +248,9 @@ def run(
         Rows per chunk (default: as many as fit ~512 KiB per buffer).
     threads : int, optional
         Worker threads (default :func:`default_threads`); 1 runs in the caller.
-    engine : {"auto", "numba", "numpy"}
-        ``"numba"`` runs the generated kernel (compiling it on first use),
+    engine : {None, "auto", "numba", "numpy"}
+        None reads ``$SORTNET_KERNEL`` (default ``"auto"``). ``"numba"`` runs the
+        generated kernel (compiling it on first use),
         ``"numpy"`` the matrix products; ``"auto"`` picks numba when it is
         installed and worth it (see the module notes). Same checks and results
         either way, up to summation order.
@@ -259,7 +263,7 @@ def run(
     ------
     InputError
         Wrong shape or width, non-numeric data, NaN or infinity, or a value the
-        model cannot handle (see :class:`~sortnet.model.CompiledModel`).
+        model cannot handle (see :class:`~sortnet.nn.model.CompiledModel`).
     SortnetError
         Unknown engine, or ``engine="numba"`` without numba or for a model above
         ``model_kernels.MAX_TERMS`` non-zero weights.
@@ -277,7 +281,7 @@ def run(
     ...
     sortnet.errors.InputError: X has width 4 but the model takes n=3 inputs per row
     """
-    array, single = _check_input(model, X, dtype)
+    array, single = check_input(model, X, dtype)
     dtype = array.dtype
     kernel = None
     steps: list[_Step] = []
@@ -286,9 +290,7 @@ def run(
         # Only the input and output chunks are buffers here (the kernel keeps a block).
         width = model.n + model.n_outputs
     else:
-        steps = model._plans.get(dtype) or []
-        if not steps:
-            steps = model._plans[dtype] = _plan(model, dtype)
+        steps = model.memo(dtype, lambda: _plan(model, dtype))
         width = max([model.n] + [max(s.units, s.outputs) for s in steps])
     limit, reason = _limit(model, dtype)
     batch = array.shape[0]

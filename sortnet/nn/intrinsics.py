@@ -1,4 +1,4 @@
-"""numba intrinsic used by the generated kernels of :mod:`sortnet.model_kernels`.
+"""numba intrinsic used by the generated kernels of :mod:`sortnet.nn.kernels`.
 
 Importing this module requires numba. A unit's pre-activation is one call
 ``lin(v0, w0, v1, w1, ...)``, emitted straight as LLVM ``fmul``/``fadd``

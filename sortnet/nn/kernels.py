@@ -9,13 +9,13 @@ only, and lets numba compile it::
     h3_5 = max(z3_5, k3)                         # the unit's activation (k3 = 0)
 
 How the source is written, and why it computes what the layers do:
-:mod:`sortnet.model_codegen`. The kernel is serial and releases the GIL; the
+:mod:`sortnet.nn.codegen`. The kernel is serial and releases the GIL; the
 executor runs chunks on its own threads.
 
 Caching and size. Kernels are cached in memory per model (keyed by a hash of the
 weights, biases, activations, dtype and
-:data:`~sortnet.model_codegen.CODEGEN_VERSION`) and on disk by
-numba (the source goes to :func:`sortnet.kernels.cache_dir`), so a model compiles
+:data:`~sortnet.nn.codegen.CODEGEN_VERSION`) and on disk by
+numba (the source goes to :func:`sortnet._jit.cache_dir`), so a model compiles
 once per machine. Compiling is the cost: about 3 s for bitonic n=16 and 12 s for
 n=32 with ``relu`` (LLVM's time grows with the straight-line code). Models with
 more than :data:`MAX_TERMS` non-zero weights are therefore not compiled and run
@@ -25,39 +25,37 @@ on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
 from __future__ import annotations
 
 import hashlib
-import threading
 import weakref
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sortnet import _jit
+from sortnet._jit import Kernel, KernelCache, import_generated, numba_available
 from sortnet.errors import SortnetError
-from sortnet.kernels import cache_dir, import_generated, numba_available
-from sortnet.model import CompiledModel
-from sortnet.model_codegen import CODEGEN_VERSION, csr, kernel_source
+from sortnet.nn.codegen import CODEGEN_VERSION, csr, kernel_source
 
-ENGINES = ("auto", "numba", "numpy")
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
+
+ENGINES = _jit.BACKENDS
 #: Models with more non-zero weights than this run on numpy (compile time ~ code size).
 MAX_TERMS = 8192
-#: In ``auto`` mode a kernel not yet compiled is compiled only for this many values.
-AUTO_MIN_ELEMENTS = 1 << 22
 
-Kernel = Callable[[np.ndarray, np.ndarray], None]
-
-_kernels: dict[tuple[str, str], Kernel] = {}
-# Per model object; weak, and not in model._plans, so a pickled model (dask) carries no kernel.
+# Per model object; weak, and not in the model's memo, so a pickled model (dask) carries
+# no kernel.
 _by_model: weakref.WeakKeyDictionary[CompiledModel, dict[np.dtype, Kernel]] = (
     weakref.WeakKeyDictionary()
 )
-_stats = {"hits": 0, "misses": 0}
-_lock = threading.Lock()
+#: Compiled kernels by (weights digest, dtype).
+CACHE = KernelCache("nn", also_clear=[_by_model])
+_lock = CACHE.lock
 
 
-def choose_engine(engine: str | None = "auto") -> str:
-    """Validate an engine name: ``"auto"``, ``"numba"`` or ``"numpy"``.
+def choose_engine(engine: str | None = None) -> str:
+    """The engine to use: ``engine``, else ``$SORTNET_KERNEL``, else ``"auto"``.
 
-    ``"numba"`` is refused when numba is not installed; ``"auto"`` then means numpy.
+    The same rule as the circuit kernels (:func:`sortnet._jit.choose_backend`).
 
     Examples
     --------
@@ -66,16 +64,9 @@ def choose_engine(engine: str | None = "auto") -> str:
     >>> choose_engine("gpu")
     Traceback (most recent call last):
     ...
-    sortnet.errors.SortnetError: unknown engine 'gpu'; choose auto, numba or numpy
+    sortnet.errors.SortnetError: unknown kernel back end 'gpu'; choose auto, numba or numpy
     """
-    chosen = "auto" if engine is None else str(engine).strip().lower()
-    if chosen not in ENGINES:
-        raise SortnetError(f"unknown engine {engine!r}; choose auto, numba or numpy")
-    if chosen == "numba" and not numba_available():
-        raise SortnetError("engine='numba' needs numba, which is not installed (pip install numba)")
-    if chosen == "auto" and not numba_available():
-        return "numpy"
-    return chosen
+    return _jit.choose_backend(engine)
 
 
 def terms(model: CompiledModel) -> int:
@@ -87,11 +78,9 @@ def terms(model: CompiledModel) -> int:
     >>> terms(compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "abs"))
     8
     """
-    count = model._plans.get("numba terms")  # models are immutable: count once
-    if count is None:
-        count = sum(int(csr(m).nnz) for layer in model.layers for m in layer.matrices().values())
-        model._plans["numba terms"] = count
-    return int(count)
+    matrices = [m for layer in model.layers for m in layer.matrices().values()]
+    # Models are immutable: count once.
+    return int(model.memo("numba terms", lambda: sum(int(csr(m).nnz) for m in matrices)))
 
 
 def compilable(model: CompiledModel) -> bool:
@@ -117,9 +106,10 @@ def fingerprint(model: CompiledModel, dtype: Any) -> str:
     False
     """
     dtype = np.dtype(dtype)
-    cached = model._plans.get(("numba digest", dtype))
-    if cached is not None:
-        return str(cached)
+    return str(model.memo(("numba digest", dtype), lambda: _fingerprint(model, dtype)))
+
+
+def _fingerprint(model: CompiledModel, dtype: np.dtype) -> str:
     digest = hashlib.sha256(f"{CODEGEN_VERSION} {dtype.str}".encode())
     for layer in model.layers:
         digest.update(("|".join(layer.activations) + ";").encode())
@@ -129,7 +119,6 @@ def fingerprint(model: CompiledModel, dtype: Any) -> str:
             digest.update(f"{name}{sparse.shape}".encode())
             for part in (sparse.indptr, sparse.indices, sparse.data):
                 digest.update(np.ascontiguousarray(part).tobytes())
-    model._plans[("numba digest", dtype)] = digest.hexdigest()[:24]
     return digest.hexdigest()[:24]
 
 
@@ -158,19 +147,16 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     with _lock:
         cached = _by_model.get(model, {}).get(dtype)
         if cached is not None:
-            _stats["hits"] += 1
+            CACHE.hit()
             return cached
     digest = fingerprint(model, dtype)
     with _lock:
-        kernel = _kernels.get((digest, dtype.str))
+        kernel = CACHE.lookup((digest, dtype.str))
         if kernel is None:
-            _stats["misses"] += 1
             kernel = import_generated(kernel_source(model, dtype), f"sortnet_model_{digest}").kernel
             # Compile now (or load from disk) for C-contiguous arrays, the case we call.
             kernel(np.zeros((1, model.n), dtype), np.zeros((1, model.n_outputs), dtype))
-            _kernels[(digest, dtype.str)] = kernel
-        else:
-            _stats["hits"] += 1
+            CACHE.store((digest, dtype.str), kernel)
         _by_model.setdefault(model, {})[dtype] = kernel
     return kernel
 
@@ -189,9 +175,9 @@ def is_compiled(model: CompiledModel, dtype: Any) -> bool:
     if dtype in _by_model.get(model, {}):
         return True
     digest = fingerprint(model, dtype)
-    if (digest, dtype.str) in _kernels:
+    if (digest, dtype.str) in CACHE:
         return True
-    return any((cache_dir() / "__pycache__").glob(f"sortnet_model_{digest}.*.nbi"))
+    return _jit.on_disk(f"sortnet_model_{digest}")
 
 
 def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bool:
@@ -200,7 +186,7 @@ def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bo
     ``"numba"`` always (refusing models above :data:`MAX_TERMS`), ``"numpy"``
     never; ``"auto"`` when the model is compilable and either its kernel is
     already compiled (here or on disk) or the batch has at least
-    :data:`AUTO_MIN_ELEMENTS` values, so small one-off runs skip the compile.
+    :data:`sortnet._jit.AUTO_MIN_ELEMENTS` values, so small one-off runs skip the compile.
 
     Examples
     --------
@@ -216,30 +202,9 @@ def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bo
         return True
     if not compilable(model):
         return False
-    return batch.size >= AUTO_MIN_ELEMENTS or is_compiled(model, batch.dtype)
+    return batch.size >= _jit.AUTO_MIN_ELEMENTS or is_compiled(model, batch.dtype)
 
 
-def cache_info() -> dict[str, int]:
-    """Kernel cache counters: ``hits``, ``misses`` (compilations or disk loads), ``kernels``.
-
-    Examples
-    --------
-    >>> sorted(cache_info())
-    ['hits', 'kernels', 'misses']
-    """
-    with _lock:
-        return {**_stats, "kernels": len(_kernels)}
-
-
-def clear_cache() -> None:
-    """Forget the in-memory kernels (numba's files on disk stay).
-
-    Examples
-    --------
-    >>> clear_cache(); cache_info()["kernels"]
-    0
-    """
-    with _lock:
-        _kernels.clear()
-        _by_model.clear()
-        _stats.update(hits=0, misses=0)
+#: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
+cache_info = CACHE.info
+clear_cache = CACHE.clear

@@ -1,9 +1,9 @@
 """Compiled models: an ordered stack of :class:`Layer` objects that sorts (or selects).
 
 This is the type the compilers (:mod:`compilers`) produce and everything else
-consumes: the numpy executor (:mod:`sortnet.executor`), the model file format
-(:mod:`sortnet.model_io`), the ONNX exporter and the diagram renderer. It lives in
-``sortnet`` so both packages can see it without an import cycle.
+consumes: the numpy executor (:mod:`sortnet.nn.executor`), the model file format
+(:mod:`sortnet.nn.npz`), the ONNX exporter and the diagram renderer. The compilers
+import it from the neural runtime, which never imports them back.
 
 Structure
 ---------
@@ -29,188 +29,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import Any
 
 import numpy as np
 
-from sortnet.activations import ACTIVATIONS
 from sortnet.errors import InputError
+from sortnet.nn.layer import Layer, Matrix, nonzeros, to_dense
 
-#: A weight matrix: a dense float64 ``ndarray`` or a ``scipy.sparse.csr_array``
-#: (typed loosely: scipy ships no type information).
-Matrix: TypeAlias = Any
-
-__all__ = ["CompiledModel", "Layer", "Matrix"]
-
-
-def _as_matrix(value: Any, name: str) -> Matrix:
-    """Dense float64 2-D array or a CSR float64 sparse array, unchanged in value."""
-    if hasattr(value, "tocsr"):
-        import scipy.sparse
-
-        matrix = scipy.sparse.csr_array(value, dtype=np.float64)
-        matrix.sum_duplicates()
-        return matrix
-    array = np.array(value, dtype=np.float64)
-    if array.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {array.shape}")
-    return array
-
-
-def nonzeros(matrix: Matrix) -> int:
-    """Number of non-zero entries of a dense or sparse matrix."""
-    if isinstance(matrix, np.ndarray):
-        return int(np.count_nonzero(matrix))
-    return int(np.count_nonzero(matrix.data))
-
-
-def to_dense(matrix: Matrix) -> np.ndarray:
-    """A dense copy (a view for dense input) of ``matrix``."""
-    return matrix if isinstance(matrix, np.ndarray) else matrix.toarray()
-
-
-@dataclass(frozen=True, eq=False)
-class Layer:
-    """One layer: units ``act(W @ v + b)``, optionally wrapped in a residual block.
-
-    Parameters
-    ----------
-    weight : (units, inputs) array or scipy.sparse array
-    bias : (units,) array
-    activations : tuple of str
-        One registered activation name (:data:`sortnet.activations.ACTIVATIONS`)
-        per unit. Compilers order units so equal activations are contiguous.
-    out_weight, skip : (outputs, units) and (outputs, inputs) matrices, optional
-        Both or neither: present on a residual block, whose output is
-        ``skip @ v + out_weight @ h``.
-    labels : tuple of str, optional
-        What each unit computes (e.g. ``"c0 |x0-x1|/2"``), for summaries and diagrams.
-
-    Examples
-    --------
-    >>> layer = Layer([[0.5, -0.5], [0.5, 0.5]], [0.0, 0.0], ("abs", "identity"))
-    >>> layer
-    <Layer 2 -> 2 units (abs x1, identity x1)>
-    >>> layer.forward(np.array([[3.0, -1.0]]))
-    array([[2., 1.]])
-    """
-
-    weight: Matrix
-    bias: np.ndarray
-    activations: tuple[str, ...]
-    out_weight: Matrix | None = None
-    skip: Matrix | None = None
-    labels: tuple[str, ...] | None = field(default=None)
-
-    def __post_init__(self) -> None:
-        set_ = object.__setattr__  # frozen: normalise once, here
-        set_(self, "weight", _as_matrix(self.weight, "weight"))
-        set_(self, "bias", np.array(self.bias, dtype=np.float64).reshape(-1))
-        set_(self, "activations", tuple(str(a) for a in self.activations))
-        units, inputs = self.weight.shape
-        if self.bias.shape != (units,) or len(self.activations) != units:
-            raise ValueError(
-                f"layer with {units} units needs {units} biases and activations, got "
-                f"{self.bias.size} and {len(self.activations)}"
-            )
-        unknown = sorted(set(self.activations) - set(ACTIVATIONS))
-        if unknown:
-            raise ValueError(f"unknown activation(s) {unknown}; known: {list(ACTIVATIONS)}")
-        if (self.out_weight is None) != (self.skip is None):
-            raise ValueError("a residual block needs both out_weight and skip")
-        if self.out_weight is not None:
-            set_(self, "out_weight", _as_matrix(self.out_weight, "out_weight"))
-            set_(self, "skip", _as_matrix(self.skip, "skip"))
-            if self.out_weight.shape[1] != units or self.skip.shape != (  # type: ignore[union-attr]
-                self.out_weight.shape[0],
-                inputs,
-            ):
-                raise ValueError("out_weight must be (outputs, units) and skip (outputs, inputs)")
-        if self.labels is not None:
-            set_(self, "labels", tuple(str(label) for label in self.labels))
-            if len(self.labels) != units:
-                raise ValueError(f"{len(self.labels)} labels for {units} units")
-
-    # -- shape --------------------------------------------------------------------
-    @property
-    def inputs(self) -> int:
-        """Width of the layer's input."""
-        return int(self.weight.shape[1])
-
-    @property
-    def units(self) -> int:
-        """Number of units (rows of ``weight``)."""
-        return int(self.weight.shape[0])
-
-    @property
-    def outputs(self) -> int:
-        """Width of the layer's output (``units`` for a plain layer)."""
-        return self.units if self.out_weight is None else int(self.out_weight.shape[0])
-
-    @property
-    def residual(self) -> bool:
-        """True for a residual block (explicit skip connection)."""
-        return self.out_weight is not None
-
-    @property
-    def groups(self) -> list[tuple[str, int, int]]:
-        """Runs of equal activations as ``(name, start, stop)``, in unit order.
-
-        >>> Layer(np.zeros((3, 1)), np.zeros(3), ("abs", "abs", "identity")).groups
-        [('abs', 0, 2), ('identity', 2, 3)]
-        """
-        runs: list[tuple[str, int, int]] = []
-        for unit, name in enumerate(self.activations):
-            if runs and runs[-1][0] == name:
-                runs[-1] = (name, runs[-1][1], unit + 1)
-            else:
-                runs.append((name, unit, unit + 1))
-        return runs
-
-    @property
-    def nonlinear(self) -> bool:
-        """True when some unit is not the identity (a hidden layer)."""
-        return any(name != "identity" for name in self.activations)
-
-    def matrices(self) -> dict[str, Matrix]:
-        """The layer's weight matrices by name (``weight``, and ``out_weight``/``skip``)."""
-        found = {"weight": self.weight}
-        if self.out_weight is not None and self.skip is not None:
-            found.update(out_weight=self.out_weight, skip=self.skip)
-        return found
-
-    @property
-    def parameters(self) -> int:
-        """Number of parameters counted densely (all weights and biases)."""
-        return sum(m.shape[0] * m.shape[1] for m in self.matrices().values()) + self.units
-
-    @property
-    def nonzeros(self) -> int:
-        """Number of non-zero weights and biases."""
-        return sum(nonzeros(m) for m in self.matrices().values()) + nonzeros(self.bias[None])
-
-    # -- reference semantics --------------------------------------------------------
-    def forward(self, V: np.ndarray) -> np.ndarray:
-        """Reference computation on a row batch ``V`` of shape ``(batch, inputs)``.
-
-        Straightforward and slow; :mod:`sortnet.executor` runs the same arithmetic fast.
-        """
-        Z = np.asarray(V @ self.weight.T) + self.bias
-        H = np.empty_like(Z)
-        for name, start, stop in self.groups:
-            H[:, start:stop] = ACTIVATIONS[name].reference(Z[:, start:stop])
-        if self.out_weight is None or self.skip is None:
-            return H
-        return np.asarray(V @ self.skip.T) + np.asarray(H @ self.out_weight.T)
-
-    def __repr__(self) -> str:
-        counts: dict[str, int] = {}
-        for name in self.activations:
-            counts[name] = counts.get(name, 0) + 1
-        acts = ", ".join(f"{name} x{count}" for name, count in counts.items())
-        kind = f", residual -> {self.outputs}" if self.residual else ""
-        return f"<Layer {self.inputs} -> {self.units} units ({acts}){kind}>"
+__all__ = ["CompiledModel", "Layer", "Matrix", "load_model", "nonzeros", "to_dense"]
 
 
 class CompiledModel:
@@ -259,8 +85,18 @@ class CompiledModel:
         self.layers: tuple[Layer, ...] = tuple(layers)
         # A JSON round trip keeps metadata plain (and saveable) from the start.
         self.metadata: dict[str, Any] = json.loads(json.dumps(dict(metadata)))
-        self._plans: dict[Any, Any] = {}  # executor plans, one per dtype
+        self._memo: dict[Any, Any] = {}  # derived data: executor plans, kernel keys
         self._digest: str | None = None  # content hash, computed on first use
+
+    def memo(self, key: Any, build: Any) -> Any:
+        """``build()``, computed once per ``key`` and kept (models are immutable).
+
+        The runtime's modules keep what they derive from the weights here (execution
+        plans, kernel sizes and hashes) instead of writing private attributes.
+        """
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     # -- description ------------------------------------------------------------------
     @property
@@ -299,7 +135,7 @@ class CompiledModel:
     def digest(self) -> str:
         """SHA-256 (hex) of every weight, activation and the metadata: the model's identity."""
         if self._digest is None:
-            from sortnet.digest import model_digest
+            from sortnet.nn.digest import model_digest
 
             self._digest = model_digest(self.layers, self.metadata)
         return self._digest
@@ -358,19 +194,19 @@ class CompiledModel:
         dtype: Any = None,
         chunk_rows: int | None = None,
         threads: int | None = None,
-        engine: str = "auto",
+        engine: str | None = None,
     ) -> np.ndarray:
-        """Run the neural executor; see :func:`sortnet.executor.run`.
+        """Run the neural executor; see :func:`sortnet.nn.executor.run` (``engine`` too).
 
-        ``engine`` is ``"auto"`` (numba's generated kernel when installed and
-        worth compiling, else numpy), ``"numba"`` or ``"numpy"``.
-        A ``dask.array`` gives a lazy dask array (see :mod:`sortnet.dask_engine`).
+        A ``dask.array`` gives a lazy dask array (see :mod:`sortnet.nn.dask`).
         """
-        from sortnet import dask_engine
-        from sortnet.executor import run
+        from sortnet._dask import is_dask_array
+        from sortnet.nn.executor import run
 
-        if dask_engine.is_dask_array(X):
-            return dask_engine.run_model(self, X, dtype=dtype, chunk_rows=chunk_rows)
+        if is_dask_array(X):
+            from sortnet.nn.dask import run_model
+
+            return run_model(self, X, dtype=dtype, chunk_rows=chunk_rows)
         return run(self, X, dtype=dtype, chunk_rows=chunk_rows, threads=threads, engine=engine)
 
     def forward_reference(self, X: np.ndarray) -> np.ndarray:
@@ -382,11 +218,11 @@ class CompiledModel:
 
     def error_bound(self, X: Any, dtype: Any = np.float64) -> np.ndarray:
         """Per-row bound on ``|model(X) - sorted(X)|`` for ``dtype`` (see class docs)."""
-        from sortnet.executor import _check_input
+        from sortnet.nn.executor import check_input
 
         # The run dtype, shape and width checks of model(X); then no NaN or inf.
-        dtype = _check_input(self, np.zeros((0, self.n)), dtype)[0].dtype
-        array, single = _check_input(self, X, np.float64)
+        dtype = check_input(self, np.zeros((0, self.n)), dtype)[0].dtype
+        array, single = check_input(self, X, np.float64)
         if not np.isfinite(array).all():
             raise InputError("X contains NaN or an infinity: there is no error bound for it")
         info = np.finfo(dtype)
@@ -398,12 +234,41 @@ class CompiledModel:
     # -- files -------------------------------------------------------------------------
     def save(self, path: Any) -> None:
         """Write the model to an ``.npz`` file (atomically; no pickle)."""
-        from sortnet.model_io import save_model
+        from sortnet.nn.npz import save_model
 
         save_model(self, path)
 
     def to_onnx(self, path: Any) -> None:
         """Export to ONNX (opset 17): input ``x`` float32 ``[batch, n]``, output ``y``."""
-        from compilers.onnx_export import export_onnx
+        from sortnet.nn.onnx_export import export_onnx
 
         export_onnx(self, path)
+
+
+def load_model(path: Any) -> CompiledModel:
+    """Read a model written by :meth:`CompiledModel.save` (see :mod:`sortnet.nn.npz`).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ModelFormatError
+        If the file is not a readable sortnet model (corrupt, truncated, foreign,
+        newer format version); the message says which.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, compilers, sortnet
+    >>> model = compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]))
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     model.save(pathlib.Path(tmp) / "m.npz")
+    ...     load_model(pathlib.Path(tmp) / "m.npz")
+    <CompiledModel n=2 -> 2, lowering=relu, 1 hidden layer(s), 22 parameters>
+    """
+    from sortnet.nn.npz import ModelFormatError, read_model
+
+    layers, metadata = read_model(path)
+    try:
+        return CompiledModel(layers, metadata)
+    except (TypeError, ValueError) as error:
+        raise ModelFormatError(f"{path}: corrupt model file ({error})") from None

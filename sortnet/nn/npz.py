@@ -1,4 +1,4 @@
-"""Model files: :class:`~sortnet.model.CompiledModel` to and from ``.npz``, without pickle.
+"""Model files: :class:`~sortnet.nn.model.CompiledModel` to and from ``.npz``, without pickle.
 
 Layout (format version 1): a compressed ``.npz`` holding
 
@@ -23,13 +23,16 @@ import json
 import os
 import zipfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from sortnet.errors import SortnetError
 from sortnet.io.atomic import atomic_write
-from sortnet.model import CompiledModel, Layer, Matrix
+from sortnet.nn.layer import Layer, Matrix
+
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
 
 FORMAT = "sortnet-model"
 FORMAT_VERSION = 1
@@ -79,7 +82,7 @@ def save_model(model: CompiledModel, path: str | os.PathLike[str]) -> None:
     ...     load_model(pathlib.Path(tmp) / "m.npz")
     <CompiledModel n=2 -> 2, lowering=relu, 1 hidden layer(s), 22 parameters>
     """
-    from sortnet import __version__
+    from sortnet._version import __version__
 
     arrays: dict[str, np.ndarray] = {}
     layers_meta = []
@@ -130,8 +133,12 @@ def _load_matrix(data: Any, prefix: str, sparse: bool) -> Matrix:
     )
 
 
-def load_model(path: str | os.PathLike[str]) -> CompiledModel:
-    """Read a model written by :meth:`CompiledModel.save`.
+def read_model(path: str | os.PathLike[str]) -> tuple[list[Layer], dict[str, Any]]:
+    """Read the layers and metadata of a model written by :meth:`CompiledModel.save`.
+
+    :func:`sortnet.nn.model.load_model` builds the model from them: this module
+    writes and reads the file format and never imports the model type, whose
+    ``save`` method calls it (no import cycle).
 
     Raises
     ------
@@ -147,10 +154,10 @@ def load_model(path: str | os.PathLike[str]) -> CompiledModel:
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     bad = pathlib.Path(tmp) / "bad.npz"
     ...     _ = bad.write_bytes(b"not a zip")
-    ...     load_model(bad)
+    ...     read_model(bad)
     Traceback (most recent call last):
     ...
-    sortnet.model_io.ModelFormatError: ...bad.npz: not a model file (not an .npz archive)
+    sortnet.nn.npz.ModelFormatError: ...bad.npz: not a model file (not an .npz archive)
     """
     if not isinstance(path, (str, os.PathLike)):
         raise ModelFormatError(f"path must be a str or path, got {type(path).__name__}")
@@ -172,7 +179,7 @@ def load_model(path: str | os.PathLike[str]) -> CompiledModel:
         raise ModelFormatError(f"{path}: corrupt model file ({error})") from None
 
 
-def _read(data: Any, path: Path) -> CompiledModel:
+def _read(data: Any, path: Path) -> tuple[list[Layer], dict[str, Any]]:
     if "metadata" not in getattr(data, "files", []):
         raise ModelFormatError(f"{path}: not a sortnet model (no 'metadata' entry)")
     try:
@@ -205,6 +212,8 @@ def _read(data: Any, path: Path) -> CompiledModel:
                     **matrices,
                 )
             )
-        return CompiledModel(layers, header["model"])
+        if not isinstance(header["model"], dict):
+            raise TypeError("the model metadata is not a mapping")
+        return layers, header["model"]
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFormatError(f"{path}: corrupt model file ({error})") from None

@@ -1,10 +1,10 @@
-"""Export a :class:`~sortnet.model.CompiledModel` to ONNX (opset 17).
+"""Export a :class:`~sortnet.nn.model.CompiledModel` to ONNX (opset 17).
 
 The graph takes ``x`` (float32, ``[batch, n]``) and returns ``y`` (float32,
 ``[batch, n]``, or ``[batch, 1]`` for a k-th-smallest model). Each layer is a
 ``MatMul`` with ``W.T`` (plus ``Add`` for a non-zero bias), its activation
 groups (``Split`` when there is more than one, one node per activation from
-the registry in :mod:`sortnet.activations`, ``Concat``), and for a residual
+the registry in :mod:`sortnet.nn.activations`, ``Concat``), and for a residual
 block ``MatMul`` by the skip and output weights and an ``Add``. Weights are
 stored dense, since ONNX ``MatMul`` takes dense tensors. Needs the optional
 ``onnx`` package (``pip install 'sortnet[onnx]'``).
@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sortnet.activations import ACTIVATIONS
 from sortnet.io.atomic import atomic_write, check_target
-from sortnet.model import CompiledModel, Matrix, to_dense
+from sortnet.nn.activations import ACTIVATIONS
+from sortnet.nn.layer import Matrix, to_dense
+
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
 
 OPSET = 17
 
