@@ -11,13 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
 from compilers.fuse import fuse
 from compilers.gadgets import LOWERINGS
 from compilers.lower import lower_comparators
 from compilers.lower_counting import lower_counting
-from compilers.output import output_map, readout
+from compilers.output import counting_output_map, output_map, readout
+from compilers.stage import check_stages
 from sortnet import nodes
 from sortnet.errors import SortnetError
 from sortnet.generators.counting import counting_network, resolve_k
@@ -112,6 +111,7 @@ def compile(  # noqa: A001 - the public name the design asks for
         raise CompileError(f"unknown lowering {lowering!r}; choose from {', '.join(LOWERINGS)}")
     source = net if rank is None else select(net, rank)
     stages = lower_comparators(source, lowering)
+    check_stages(stages, inputs=net.n)
     layers = fuse(stages, output_map(source, rank), inputs=net.n)
     metadata = _metadata(net, lowering, rank, bound, source)
     w3 = None if rank is None else readout(net.n, rank, descending=net.descending)
@@ -125,15 +125,9 @@ def _compile_counting(net: Network, rank: int | None, bound: float) -> CompiledM
     if rank is None and len(net.outputs) == 1:
         rank = next(iter(net.outputs)) + 1
     stages, positions = lower_counting(net, bound)
-    import scipy.sparse
-
-    rows = len(positions)
+    check_stages(stages, inputs=net.n)
     width = stages[-1].post.shape[0] if stages else net.n
-    if stages:
-        output = scipy.sparse.identity(rows, format="csr")
-    else:  # n = 1: the output reads the input
-        output = scipy.sparse.csr_array(np.ones((1, width)))
-    layers = fuse(stages, output, inputs=net.n)
+    layers = fuse(stages, counting_output_map(len(positions), width), inputs=net.n)
     metadata = _metadata(net, "counting", rank, bound, net)
     metadata["readout"] = None
     return CompiledModel(layers, metadata)
