@@ -67,7 +67,7 @@ def build_stage(
     which lets executors apply each activation as one slice operation.
     """
     # Groups appear in the order their activation first occurs (the abs gadget
-    # gives [|x_a - x_b|/2, (x_a + x_b)/2], the Sort_2 order of DESIGN.md).
+    # gives [|x_a - x_b|/2, (x_a + x_b)/2], the Sort_2 order: ARCHITECTURE.md, "The Sort_2 form").
     rank: dict[str, int] = {}
     for unit in units:
         rank.setdefault(unit.activation, len(rank))

@@ -40,8 +40,8 @@ IR = (
 )
 #: What both runtimes share (the JIT layer, the dask helpers): they import errors only.
 SHARED = ("sortnet._jit", "sortnet._dask")
-#: The model types the compilers may import from the neural runtime.
-MODEL_TYPES = ("sortnet.nn", "sortnet.nn.model", "sortnet.nn.layer")
+#: The model types (and their activation registry) the compilers may import from sortnet.nn.
+MODEL_TYPES = ("sortnet.nn", "sortnet.nn.model", "sortnet.nn.layer", "sortnet.nn.activations")
 #: The only modules that may import the compilers (besides the compilers themselves).
 COMPILER_USERS = ("sortnet.cli", "sortnet.bench", "sortnet.draw.gallery")
 

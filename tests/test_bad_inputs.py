@@ -164,7 +164,7 @@ def test_saving_onto_a_directory(tmp_path: Path) -> None:
     with pytest.raises(SortnetError, match="cannot write model .*d.npz': it is a directory"):
         model.save(folder)
     with pytest.raises(SortnetError, match="cannot write network .*: it is a directory"):
-        sortnet.network("bubble", 4).save(folder)
+        sortnet.save_network(sortnet.network("bubble", 4), folder)
 
 
 def test_written_files_are_not_private(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_written_files_are_not_private(tmp_path: Path) -> None:
     try:
         model = compilers.compile(sortnet.network("bubble", 4))
         model.save(tmp_path / "m.npz")
-        sortnet.network("bubble", 4).save(tmp_path / "n.json")
+        sortnet.save_network(sortnet.network("bubble", 4), tmp_path / "n.json")
     finally:
         os.umask(umask)
     for name in ("m.npz", "n.json"):

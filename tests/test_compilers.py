@@ -40,7 +40,7 @@ def zero_one_rows(n: int) -> np.ndarray:
     return ((codes[:, None] >> np.arange(n)) & 1).astype(np.float64)
 
 
-# -- the seed constructions of DESIGN.md ---------------------------------------------------
+# -- the seed constructions (ARCHITECTURE.md, "The seed constructions") ---------------------
 def test_sort2_abs_weights_are_the_ascending_construction() -> None:
     model = compilers.compile(Network.from_comparators(2, [(0, 1)]), "abs")
     hidden, out = model.layers

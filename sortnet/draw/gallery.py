@@ -127,7 +127,12 @@ def entries() -> list[Entry]:
 def _family(family: str, n: int, style: str = "graph", k: int | None = None) -> Any:
     import sortnet
 
-    return sortnet.draw(sortnet.network(family, n), style=style, k=k)
+    net = sortnet.network(family, n)
+    if style == "layers":
+        import compilers  # the gallery script may compile; the renderer itself never does
+
+        return sortnet.draw(compilers.compile(net, lowering="abs"), style="layers", k=k)
+    return sortnet.draw(net, style=style, k=k)
 
 
 def _sort2(style: str = "graph") -> Any:
