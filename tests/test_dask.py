@@ -6,15 +6,14 @@ import numpy as np
 import pytest
 
 import sortnet
-from sortnet import InputError, SortnetError
-from sortnet.circuit import kernels
+from sortnet import InputError, SortnetError, _jit
 
 da = pytest.importorskip("dask.array")
 
 
 @pytest.fixture(autouse=True)
 def _kernel_cache(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(kernels.ENV_CACHE_DIR, str(tmp_path))
+    monkeypatch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path))
 
 
 def rows(n: int, count: int = 250) -> np.ndarray:
@@ -31,7 +30,7 @@ def rows(n: int, count: int = 250) -> np.ndarray:
 def test_sort_is_lazy_and_exact(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if backend == "numba":
         pytest.importorskip("numba")
-    monkeypatch.setenv(kernels.ENV_BACKEND, backend)
+    monkeypatch.setenv(_jit.ENV_BACKEND, backend)
     net = sortnet.network("best", 9)
     X = rows(9)
     lazy = da.from_array(X, chunks=(60, 4))  # columns split: the engine must rechunk

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import sortnet
+from sortnet import _jit
 from sortnet.circuit import kernels
 from sortnet.errors import SortnetError
 
@@ -21,8 +22,8 @@ SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, 1e-30, np.inf, -np.inf]
 def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
     """Compile into a private cache directory, so the test compiles what it checks."""
     patch = pytest.MonkeyPatch()
-    patch.setenv(kernels.ENV_CACHE_DIR, str(tmp_path_factory.mktemp("kernels")))
-    patch.delenv(kernels.ENV_BACKEND, raising=False)
+    patch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path_factory.mktemp("kernels")))
+    patch.delenv(_jit.ENV_BACKEND, raising=False)
     kernels.clear_cache()
     yield
     kernels.clear_cache()
@@ -110,9 +111,9 @@ def test_sorterhunter_network(sorterhunter_dir: object) -> None:
     from pathlib import Path
 
     net = sortnet.load_network(
-        sorted(Path(str(sorterhunter_dir)).glob("sorters/Sort_24_*.json"))[0]
+        sorted(Path(str(sorterhunter_dir)).glob("sorters/Sort_28_*.json"))[0]
     )
-    X = batch("float32", 24, rows=2000)
+    X = batch("float32", 28, rows=2000)
     assert np.array_equal(run(net, X), np.sort(X, axis=1))
 
 
@@ -138,11 +139,11 @@ def test_argsort_kernel_is_stable(dtype: str) -> None:
 def test_sort_uses_kernel_and_agrees_with_numpy_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
     net = sortnet.network("pairwise", 11)
     X = batch("float32", 11, rows=777)
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
     before = kernels.cache_info()
     slow, slow_index = sortnet.sort(X, net), sortnet.argsort(X, net)
     assert kernels.cache_info() == before  # the numpy executor ran: nothing compiled
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
     fast, fast_index = sortnet.sort(X, net), sortnet.argsort(X, net)
     assert kernels.cache_info()["kernels"] == before["kernels"] + 2
     assert np.array_equal(slow, np.sort(X, axis=1)) and np.array_equal(fast, slow)
@@ -192,15 +193,15 @@ def test_bad_inputs_have_clear_messages(monkeypatch: pytest.MonkeyPatch) -> None
         kernels.kernel_source(sortnet.select(net, 2), layout="tiles")
     with pytest.raises(SortnetError, match="comparator networks only"):
         kernels.kernel_source(sortnet.counting_network(3))  # type: ignore[arg-type]
-    monkeypatch.setenv(kernels.ENV_BACKEND, "gpu")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "gpu")
     with pytest.raises(
         SortnetError, match=r"unknown kernel back end 'gpu' \(from \$SORTNET_KERNEL\)"
     ):
         sortnet.sort(np.zeros((2, 4)), net)
-    monkeypatch.setattr(kernels, "numba_available", lambda: False)
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
-    with pytest.raises(SortnetError, match="numba is not installed"):
+    monkeypatch.setattr(_jit, "numba_available", lambda: False)
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
+    with pytest.raises(SortnetError, match="needs numba, which is not installed"):
         kernels.choose_backend()
-    monkeypatch.setenv(kernels.ENV_BACKEND, "auto")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "auto")
     assert kernels.choose_backend() == "numpy"
     assert np.array_equal(sortnet.sort(np.array([[3, 1, 2, 0]]), net), [[0, 1, 2, 3]])

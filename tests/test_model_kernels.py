@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 import compilers
 import sortnet
+from sortnet import _jit
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 from sortnet.nn import codegen as model_codegen
@@ -192,7 +193,7 @@ def test_kernel_cache_is_keyed_by_weights() -> None:
     assert model_kernels.get_kernel(second, np.float32) is kernel  # equal weights: a hit
     assert model_kernels.get_kernel(first, np.float32) is kernel  # held for the model
     assert model_kernels.cache_info() == {"hits": 2, "misses": 1, "kernels": 1}
-    assert not any("numba" in str(key) and callable(v) for key, v in first._plans.items())
+    assert not any("numba" in str(key) and callable(v) for key, v in first._memo.items())
     model_kernels.get_kernel(first, np.float64)  # another dtype, another kernel
     assert model_kernels.cache_info()["kernels"] == 2
 
@@ -219,9 +220,9 @@ def test_engine_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     assert not model_kernels.use_numba(model, small, "auto")  # not worth a compile
     assert not model_kernels.use_numba(model, small, "numpy")
     assert model_kernels.use_numba(model, small, "numba")
-    monkeypatch.setattr(model_kernels, "AUTO_MIN_ELEMENTS", 15)
+    monkeypatch.setattr(_jit, "AUTO_MIN_ELEMENTS", 15)
     assert model_kernels.use_numba(model, small, "auto")  # a big enough batch
-    monkeypatch.setattr(model_kernels, "AUTO_MIN_ELEMENTS", 1 << 40)
+    monkeypatch.setattr(_jit, "AUTO_MIN_ELEMENTS", 1 << 40)
     model(small, engine="numba")
     assert model_kernels.use_numba(model, small, "auto")  # compiled: always used
     big = compilers.compile(sortnet.network("bitonic", 8), "relu")
@@ -234,7 +235,9 @@ def test_engine_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
 
 def test_bad_engine_name_refused() -> None:
     model = compilers.compile(sortnet.network("bitonic", 2), "abs")
-    with pytest.raises(SortnetError, match="unknown engine 'gpu'; choose auto, numba or numpy"):
+    with pytest.raises(
+        SortnetError, match="unknown kernel back end 'gpu'; choose auto, numba or numpy"
+    ):
         model(np.zeros((1, 2)), engine="gpu")
     with pytest.raises(SortnetError, match="the numba engine runs float32 or float64, not int64"):
         model_codegen.kernel_source(model, np.int64)
