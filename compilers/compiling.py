@@ -19,11 +19,11 @@ from compilers.output import counting_output_map, output_map, readout
 from compilers.stage import check_stages
 from sortnet import nodes
 from sortnet.errors import SortnetError
-from sortnet.generators.counting import counting_network, resolve_k
+from sortnet.generators.counting import counting_network
 from sortnet.network import Network
 from sortnet.nn.model import CompiledModel
 from sortnet.select import resolve_k as resolve_network_k
-from sortnet.select import select
+from sortnet.select import resolve_rank, select
 
 #: Lowering names accepted by :func:`compile` (``counting`` only for counting networks).
 LOWERING_NAMES = (*LOWERINGS, "counting")
@@ -101,7 +101,7 @@ def compile(  # noqa: A001 - the public name the design asks for
         raise CompileError(f"compile needs a sortnet Network, got {type(net).__name__}")
     bound = _check_bound(bound)
     if net.kind == nodes.COUNTING_KIND:
-        rank = resolve_k(k, net.n)
+        rank = None if k is None else resolve_rank(k, net.n)
         if lowering not in (None, "counting"):
             raise CompileError(f"counting networks use the 'counting' lowering, not {lowering!r}")
         return _compile_counting(net, rank, DEFAULT_BOUND if bound is None else bound)

@@ -109,7 +109,7 @@ class Network:
             raise InvalidNetworkError([f"output position {p!r} out of range [0, {n})" for p in bad])
         if descending:
             wire_of = wire_of[::-1]
-        graph = _comparator_graph(n, standard, {p: wire_of[p] for p in positions})
+        graph = comparator_graph(n, standard, {p: wire_of[p] for p in positions})
         graph.graph.update(metadata, name=name, descending=descending)
         return cls._adopt(graph)  # the graph was built here: no one else can mutate it
 
@@ -224,9 +224,10 @@ def _to_standard_form(n: int, comparators: list[Comparator]) -> tuple[list[Compa
     return standard, wire_of
 
 
-def _comparator_graph(
+def comparator_graph(
     n: int, comparators: list[Comparator], outputs: dict[int, int]
 ) -> nx.MultiDiGraph:
+    """The IR graph of a comparator network (shared by constructors, readers and select)."""
     graph = nx.MultiDiGraph(n=n, kind=nodes.COMPARATOR_KIND)
     producer: list[tuple[Any, str | None]] = []
     for wire in range(n):

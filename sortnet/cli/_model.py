@@ -23,7 +23,7 @@ def verify_models(paths: Sequence[str], *, as_json: bool, seed: int | None = Non
         model = load_model(path)
         start = time.perf_counter()
         check = verify_model(model, seed=0 if seed is None else seed)
-        record = {"model": path, "n": model.n, **check.as_dict()}
+        record = {"model": path, "n": model.n, **check.to_dict()}
         record["seconds"] = round(time.perf_counter() - start, 3)
         records.append(record)
         if not as_json:

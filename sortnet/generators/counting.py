@@ -12,40 +12,13 @@ from __future__ import annotations
 import networkx as nx
 
 from sortnet import nodes
-from sortnet.errors import InputError, SortnetError
+from sortnet.errors import SortnetError
 from sortnet.network import Network
+from sortnet.select import resolve_rank
 
 #: A counting network has n(n-1) compare-to-bit nodes (and its model as many threshold
 #: units); at n = 256 that is 65280 nodes and seconds to build, beyond it minutes and GBs.
 MAX_COUNTING_N = 256
-
-
-def resolve_k(k: int | str | None, n: int) -> int | None:
-    """A 1-based rank from ``k`` (int, ``"min"``, ``"median"``, ``"max"``, or None).
-
-    ``"median"`` is the lower median, rank ``(n + 1) // 2``.
-
-    Examples
-    --------
-    >>> resolve_k("median", 4), resolve_k("max", 4), resolve_k(None, 4)
-    (2, 4, None)
-    >>> resolve_k(5, 4)
-    Traceback (most recent call last):
-    ...
-    sortnet.errors.InputError: k must be an integer in 1..n=4 or one of median, min, max; got 5
-    """
-    if k is None:
-        return None
-    named = {"min": 1, "median": (n + 1) // 2, "max": n}
-    if isinstance(k, str):
-        if k.lower() in named:
-            return named[k.lower()]
-        if k.strip().lstrip("+").isdigit():
-            k = int(k)
-    # numpy integers are fine (they have __index__), as in sortnet.select.
-    if not isinstance(k, (bool, str)) and hasattr(k, "__index__") and 1 <= k <= n:
-        return int(k)
-    raise InputError(f"k must be an integer in 1..n={n} or one of median, min, max; got {k!r}")
 
 
 def counting_network(n: int, k: int | str | None = None) -> Network:
@@ -90,7 +63,7 @@ def counting_network(n: int, k: int | str | None = None) -> Network:
             f"counting networks on more than {MAX_COUNTING_N} inputs are not supported "
             f"(n(n-1) threshold units), got n={n}"
         )
-    rank = resolve_k(k, n)
+    rank = None if k is None else resolve_rank(k, n)
     ranks = list(range(n)) if rank is None else [rank - 1]
     graph = nx.MultiDiGraph(n=n, kind=nodes.COUNTING_KIND, name="counting", k=rank)
     for i in range(n):

@@ -39,7 +39,7 @@ class ModelCheck:
     worst: dict[str, float] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "ok": self.ok,
