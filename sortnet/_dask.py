@@ -26,6 +26,7 @@ def is_dask_array(X: Any) -> bool:
 
     Examples
     --------
+    >>> import numpy as np
     >>> is_dask_array(np.zeros((2, 3)))
     False
     """
