@@ -89,7 +89,8 @@ def test_blocked_layouts_handle_partial_blocks(dtype: str, layout: str) -> None:
     net = sortnet.network("bitonic", 8)
     for rows in (0, 1, 15, 16, 17, 65, 1000):  # around the 16-row blocks; one compile each
         X = batch(dtype, 8, rows=rows, seed=rows)
-        for parallel in (True, False):
+        # The serial kernel (dask tasks) differs only in its row loop: one dtype is enough.
+        for parallel in (True, False) if dtype == "float32" else (True,):
             Y = run(net, X, layout=layout, parallel=parallel)
             assert np.array_equal(Y, np.sort(X, axis=1))
             assert same_bits_per_row(X, Y)
