@@ -2,9 +2,9 @@
 
 :func:`compile` is the whole pipeline; see :mod:`compilers.compiling`. The
 lowering rules live in :mod:`compilers.gadgets` (comparators) and
-:mod:`compilers.counting` (rank counting), fusion in :mod:`compilers.fuse`,
+:mod:`compilers.lower_counting` (rank counting), fusion in :mod:`compilers.fuse`,
 the output map and k-th readout in :mod:`compilers.output`, ONNX export in
-:mod:`compilers.onnx_export`.
+:mod:`sortnet.nn.onnx_export`.
 """
 
 from __future__ import annotations

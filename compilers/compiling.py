@@ -11,33 +11,29 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from compilers.counting import lower_counting
+from compilers.errors import CompileError
 from compilers.fuse import fuse
 from compilers.gadgets import LOWERINGS
 from compilers.lower import lower_comparators
-from compilers.output import output_map, readout
+from compilers.lower_counting import lower_counting
+from compilers.metadata import model_metadata
+from compilers.output import counting_output_map, output_map, readout
 from compilers.softplus import compile_softplus
+from compilers.stage import check_stages
 from sortnet import nodes
-from sortnet.counting import counting_network, resolve_k
-from sortnet.errors import SortnetError
-from sortnet.model import CompiledModel
+from sortnet.generators.counting import counting_network
 from sortnet.network import Network
+from sortnet.nn.model import CompiledModel
 from sortnet.select import resolve_k as resolve_network_k
-from sortnet.select import select
+from sortnet.select import resolve_rank, select
 
 #: Lowering names accepted by :func:`compile` (``counting`` only for counting networks).
-LOWERING_NAMES = (*LOWERINGS, "counting")
+LOWERING_NAMES = (*LOWERINGS, "softplus", "counting")
 #: Default big-M bound of counting models: 2**100, exact in float32 and float64, and
 #: 2 * M stays far below float32's largest value (~2**128), so no sum overflows.
 DEFAULT_BOUND = 2.0**100
 #: Largest accepted bound (keeps every sum of a counting model finite in float32).
 MAX_BOUND = 2.0**120
-
-
-class CompileError(SortnetError):
-    """A network cannot be compiled with the requested options."""
 
 
 def _check_bound(bound: Any) -> float | None:
@@ -62,7 +58,7 @@ def compile(  # noqa: A001 - the public name the design asks for
     bound: float | None = None,
     steepness: float | None = None,
 ) -> CompiledModel:
-    """Compile ``net`` to a :class:`~sortnet.model.CompiledModel` that sorts or selects.
+    """Compile ``net`` to a :class:`~sortnet.nn.model.CompiledModel` that sorts or selects.
 
     Parameters
     ----------
@@ -101,7 +97,7 @@ def compile(  # noqa: A001 - the public name the design asks for
     >>> compile(Network.from_comparators(2, [(0, 1)]), "tanh")
     Traceback (most recent call last):
     ...
-    compilers.compiling.CompileError: unknown lowering 'tanh'; choose from abs, relu, residual
+    compilers.errors.CompileError: unknown lowering 'tanh'; choose from abs, relu, ...softplus
     """
     if not isinstance(net, Network):
         raise CompileError(f"compile needs a sortnet Network, got {type(net).__name__}")
@@ -109,18 +105,21 @@ def compile(  # noqa: A001 - the public name the design asks for
     if lowering == "softplus" or steepness is not None:
         return compile_softplus(net, lowering, k, bound=bound, steepness=steepness)
     if net.kind == nodes.COUNTING_KIND:
-        rank = resolve_k(k, net.n)
+        rank = None if k is None else resolve_rank(k, net.n)
         if lowering not in (None, "counting"):
             raise CompileError(f"counting networks use the 'counting' lowering, not {lowering!r}")
         return _compile_counting(net, rank, DEFAULT_BOUND if bound is None else bound)
     rank = None if k is None else resolve_network_k(net, k)
     lowering = "relu" if lowering is None else lowering
     if lowering not in LOWERINGS:
-        raise CompileError(f"unknown lowering {lowering!r}; choose from {', '.join(LOWERINGS)}")
+        raise CompileError(
+            f"unknown lowering {lowering!r}; choose from {', '.join((*LOWERINGS, 'softplus'))}"
+        )
     source = net if rank is None else select(net, rank)
     stages = lower_comparators(source, lowering)
+    check_stages(stages, inputs=net.n)
     layers = fuse(stages, output_map(source, rank), inputs=net.n)
-    metadata = _metadata(net, lowering, rank, bound, source)
+    metadata = model_metadata(net, lowering, rank, bound, source)
     w3 = None if rank is None else readout(net.n, rank, descending=net.descending)
     metadata["readout"] = None if w3 is None else w3.tolist()
     return CompiledModel(layers, metadata)
@@ -132,38 +131,9 @@ def _compile_counting(net: Network, rank: int | None, bound: float) -> CompiledM
     if rank is None and len(net.outputs) == 1:
         rank = next(iter(net.outputs)) + 1
     stages, positions = lower_counting(net, bound)
-    import scipy.sparse
-
-    rows = len(positions)
+    check_stages(stages, inputs=net.n)
     width = stages[-1].post.shape[0] if stages else net.n
-    if stages:
-        output = scipy.sparse.identity(rows, format="csr")
-    else:  # n = 1: the output reads the input
-        output = scipy.sparse.csr_array(np.ones((1, width)))
-    layers = fuse(stages, output, inputs=net.n)
-    metadata = _metadata(net, "counting", rank, bound, net)
+    layers = fuse(stages, counting_output_map(len(positions), width), inputs=net.n)
+    metadata = model_metadata(net, "counting", rank, bound, net)
     metadata["readout"] = None
     return CompiledModel(layers, metadata)
-
-
-def _metadata(
-    net: Network, lowering: str, rank: int | None, bound: float | None, source: Network
-) -> dict[str, Any]:
-    counting = net.kind == nodes.COUNTING_KIND
-    return {
-        "source": {
-            "name": net.name,
-            "kind": net.kind,
-            "n": net.n,
-            "size": net.size,
-            "depth": net.depth,
-            "comparators": None if counting else [list(c) for c in net.comparators],
-            "outputs": None if counting else {str(p): w for p, w in net.outputs.items()},
-            "descending": net.descending,
-            "selected_size": source.size,
-        },
-        "n": net.n,
-        "lowering": lowering,
-        "k": rank,
-        "bound": bound,
-    }

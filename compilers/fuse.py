@@ -1,4 +1,4 @@
-"""Fuse consecutive affine maps: stages -> layers of a :class:`~sortnet.model.CompiledModel`.
+"""Fuse consecutive affine maps: stages -> layers of a :class:`~sortnet.nn.model.CompiledModel`.
 
 Between two stages sits ``post_l`` then ``pre_{l+1}``: two affine maps with no
 activation in between, multiplied into one weight matrix. The last ``post``
@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse
 
 from compilers.stage import Stage
-from sortnet.model import Layer, Matrix
+from sortnet.nn.model import Layer, Matrix
 
 #: Store a matrix dense when it has at most this many entries or is this dense.
 DENSE_MAX_SIZE = 1024

@@ -3,7 +3,7 @@
 A gadget is a few units plus how the wire values after the op are read off
 them. Every rule works on wire values ``x`` of the current stage:
 
-``abs`` (the Sort_2 form of DESIGN.md)
+``abs`` (the Sort_2 form: ARCHITECTURE.md, "The Sort_2 form")
     units ``|x_a - x_b| / 2`` (abs) and ``(x_a + x_b) / 2`` (identity);
     ``min = mean - half_gap``, ``max = mean + half_gap``. An idle wire is one
     identity unit.

@@ -46,6 +46,26 @@ def position_map(net: Network) -> scipy.sparse.csr_array:
     )
 
 
+def counting_output_map(rows: int, width: int) -> scipy.sparse.csr_array:
+    """The output map of a counting model: its ``rows`` output values, in row order.
+
+    The counting lowering leaves the selected values in the first ``rows`` rows of
+    its last stage (``width`` of them); a network with no stage (``n = 1``) reads its
+    single input.
+
+    Examples
+    --------
+    >>> counting_output_map(2, 2).toarray()
+    array([[1., 0.],
+           [0., 1.]])
+    >>> counting_output_map(1, 1).toarray()
+    array([[1.]])
+    """
+    if rows == width:
+        return scipy.sparse.csr_array(scipy.sparse.identity(rows, format="csr"))
+    return scipy.sparse.csr_array(np.ones((1, width)))
+
+
 def output_map(net: Network, k: int | None) -> scipy.sparse.csr_array:
     """``position_map``, or ``W3 @ position_map`` for a k-th-smallest model."""
     positions = position_map(net)

@@ -8,23 +8,25 @@ weights, ``1 / beta`` into its output weights), so the unit is the parameter-fre
 registry activation ``softplus`` (ONNX ``Softplus``, ``beta = 1``) and the model is
 an ordinary residual MLP: the executors, model files and ONNX export need nothing
 new. The model's metadata records ``steepness``. The math (monotone, doubly
-stochastic Jacobian, error ``<= depth * log(2) / beta``) is in :mod:`sortnet.soft`.
+stochastic Jacobian, error ``<= depth * log(2) / beta``) is in :mod:`sortnet.nn.soft`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from compilers.errors import CompileError
 from compilers.fuse import fuse
 from compilers.gadgets import Gadget, Lowering, Unit
 from compilers.lower import lower_comparators
+from compilers.metadata import model_metadata
 from compilers.output import output_map, readout
 from sortnet import nodes
 from sortnet.errors import SortnetError
-from sortnet.model import CompiledModel
 from sortnet.network import Network
+from sortnet.nn.activations import check_steepness, input_bound
+from sortnet.nn.model import CompiledModel
 from sortnet.select import resolve_k, select
-from sortnet.soft import check_steepness, input_bound
 
 
 def softplus_lowering(steepness: float) -> Lowering:
@@ -60,7 +62,7 @@ def compile_softplus(
 
     The same pipeline as the exact lowerings (select, lower, fuse) with the
     softplus gadget. The model's ``bound`` is the smaller of ``bound`` and
-    :func:`sortnet.soft.input_bound` (so ``beta * (a - b)`` cannot overflow) and
+    :func:`sortnet.nn.activations.input_bound` (so ``beta * (a - b)`` cannot overflow) and
     its metadata holds ``steepness``.
 
     Examples
@@ -75,9 +77,8 @@ def compile_softplus(
     >>> compilers.compile(sortnet.network("bubble", 2), "relu", steepness=2.0)
     Traceback (most recent call last):
     ...
-    compilers.compiling.CompileError: steepness is for the 'softplus' lowering, not 'relu'
+    compilers.errors.CompileError: steepness is for the 'softplus' lowering, not 'relu'
     """
-    from compilers.compiling import CompileError, _metadata
 
     if lowering != "softplus":
         raise CompileError(f"steepness is for the 'softplus' lowering, not {lowering!r}")
@@ -94,7 +95,7 @@ def compile_softplus(
     stages = lower_comparators(source, softplus_lowering(beta))
     layers = fuse(stages, output_map(source, rank), inputs=net.n)
     limit = input_bound(beta) if bound is None else min(bound, input_bound(beta))
-    metadata = _metadata(net, "softplus", rank, limit, source)
+    metadata = model_metadata(net, "softplus", rank, limit, source)
     w3 = None if rank is None else readout(net.n, rank, descending=net.descending)
     metadata["readout"] = None if w3 is None else w3.tolist()
     metadata["steepness"] = beta

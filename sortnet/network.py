@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
@@ -111,7 +109,7 @@ class Network:
             raise InvalidNetworkError([f"output position {p!r} out of range [0, {n})" for p in bad])
         if descending:
             wire_of = wire_of[::-1]
-        graph = _comparator_graph(n, standard, {p: wire_of[p] for p in positions})
+        graph = comparator_graph(n, standard, {p: wire_of[p] for p in positions})
         graph.graph.update(metadata, name=name, descending=descending)
         return cls._adopt(graph)  # the graph was built here: no one else can mutate it
 
@@ -184,29 +182,6 @@ class Network:
         """The comparators grouped into parallel layers, as soon as possible."""
         return asap_layers(self.n, self.comparators)
 
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write this network as sortnet JSON; see :func:`sortnet.save_network`.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> net = Network.from_comparators(2, [(0, 1)])
-        >>> net.save(os.path.join(tempfile.mkdtemp(), "two.json")).name
-        'two.json'
-        """
-        from sortnet.io import save_network  # lazy: sortnet.io imports this module
-
-        return save_network(self, path)
-
-    def _repr_svg_(self) -> str | None:
-        """SVG for Jupyter: the wire diagram (computation graph for counting networks).
-
-        None (plain repr) when graphviz or its ``dot``/``neato`` program is missing.
-        """
-        from sortnet.draw import repr_svg  # lazy: drawing needs graphviz
-
-        return repr_svg(self)
-
     # -- dunder -----------------------------------------------------------------
     def _key(self) -> tuple:
         return (self.kind, self.n, tuple(self.comparators), tuple(self.outputs.items()))
@@ -249,9 +224,10 @@ def _to_standard_form(n: int, comparators: list[Comparator]) -> tuple[list[Compa
     return standard, wire_of
 
 
-def _comparator_graph(
+def comparator_graph(
     n: int, comparators: list[Comparator], outputs: dict[int, int]
 ) -> nx.MultiDiGraph:
+    """The IR graph of a comparator network (shared by constructors, readers and select)."""
     graph = nx.MultiDiGraph(n=n, kind=nodes.COMPARATOR_KIND)
     producer: list[tuple[Any, str | None]] = []
     for wire in range(n):

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from sortnet import nodes
 from sortnet.errors import InputError, SortnetError
-from sortnet.network import Network, _comparator_graph
+from sortnet.network import Network, comparator_graph
 
 #: A rank: an int (1-based) or "median", "min", "max" (checked at run time).
 KSpec = int | str
 
 
 def resolve_k(net: Network, k: KSpec) -> int:
-    """The 1-based rank meant by ``k``: an int, ``"median"`` (lower), ``"min"`` or ``"max"``.
+    """The 1-based rank meant by ``k`` on ``net``'s outputs; see :func:`resolve_rank`.
 
     Examples
     --------
@@ -28,20 +28,24 @@ def resolve_k(net: Network, k: KSpec) -> int:
     ...
     sortnet.errors.InputError: k must be in 1..n=5, got 6
     """
-    return resolve_rank(net.n, k)
+    return resolve_rank(k, net.n)
 
 
-def resolve_rank(n: int, k: KSpec) -> int:
-    """The 1-based rank meant by ``k`` among ``n`` values (the rules of :func:`resolve_k`).
+def resolve_rank(k: KSpec, n: int) -> int:
+    """The 1-based rank meant by ``k`` among ``n`` values: the one rule for every k.
+
+    An int (numpy integers too) in ``1..n``, or ``"median"`` (lower, ``(n + 1) // 2``),
+    ``"min"`` or ``"max"``. Strings of digits are refused: parsing text is the CLI's
+    job (``--k``), so the API has one rule for comparator and counting networks alike.
 
     Examples
     --------
-    >>> resolve_rank(8, "median"), resolve_rank(8, "MAX"), resolve_rank(8, 3)
-    (4, 8, 3)
-    >>> resolve_rank(8, "mid")
+    >>> resolve_rank("median", 4), resolve_rank("max", 4), resolve_rank(2, 4)
+    (2, 4, 2)
+    >>> resolve_rank("3", 4)
     Traceback (most recent call last):
     ...
-    sortnet.errors.InputError: k must be an integer in 1..n=8 or median, min, max; got 'mid'
+    sortnet.errors.InputError: k must be an integer in 1..n=4 or median, min, max; got '3'
     """
     named = {"median": (n + 1) // 2, "min": 1, "max": n}
     if isinstance(k, str) and k.lower() in named:
@@ -121,6 +125,6 @@ def select(net: Network, k: KSpec) -> Network:
     if pruned.outputs[position] == wire:
         return pruned
     # Outputs permuted by an earlier standardisation: keep the wire the original reads.
-    graph = _comparator_graph(n, kept, {position: wire})
+    graph = comparator_graph(n, kept, {position: wire})
     graph.graph.update(metadata, name=name, descending=net.descending)
     return Network(graph)

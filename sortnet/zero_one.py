@@ -285,17 +285,3 @@ def _at_least(counter: list[np.ndarray], t: int) -> np.ndarray:
             greater |= equal & counter[position]
             equal &= ~counter[position]
     return greater | equal
-
-
-def simulate_mask(pattern: int, comparators: list[tuple[int, int]]) -> int:
-    """Apply comparators to one 0-1 pattern stored as an int bitmask.
-
-    Examples
-    --------
-    >>> bin(simulate_mask(0b01, [(0, 1)]))
-    '0b10'
-    """
-    for i, j in comparators:
-        if (pattern >> i) & 1 and not (pattern >> j) & 1:
-            pattern ^= (1 << i) | (1 << j)
-    return pattern

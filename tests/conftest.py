@@ -1,4 +1,4 @@
-"""Shared fixtures: the SorterHunter test data beside the repository."""
+"""Shared fixtures: the SorterHunter networks shipped in ``tests/data``."""
 
 from __future__ import annotations
 
@@ -6,12 +6,10 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sorterhunter"
+SORTERHUNTER = Path(__file__).resolve().parent / "data" / "sorterhunter"
 
 
 @pytest.fixture(scope="session")
 def sorterhunter_dir() -> Path:
-    """``../shared/data/sorterhunter``; the test is skipped when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"SorterHunter data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    """``tests/data/sorterhunter``: a few SorterHunter networks (see its README.md)."""
+    return SORTERHUNTER

@@ -9,10 +9,10 @@ from scipy.special import expit
 
 import compilers
 import sortnet
-from sortnet.autodiff import GAP_SCALE, LayerGrad, grad, jacobian, vjp
 from sortnet.errors import InputError, SortnetError
-from sortnet.model import CompiledModel, Layer
 from sortnet.network import Network
+from sortnet.nn.autodiff import GAP_SCALE, LayerGrad, grad, jacobian, vjp
+from sortnet.nn.model import CompiledModel, Layer
 
 EXACT = ("abs", "relu", "residual")
 FAMILIES = sortnet.list_families()

@@ -164,7 +164,7 @@ def test_saving_onto_a_directory(tmp_path: Path) -> None:
     with pytest.raises(SortnetError, match="cannot write model .*d.npz': it is a directory"):
         model.save(folder)
     with pytest.raises(SortnetError, match="cannot write network .*: it is a directory"):
-        sortnet.network("bubble", 4).save(folder)
+        sortnet.save_network(sortnet.network("bubble", 4), folder)
 
 
 def test_written_files_are_not_private(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_written_files_are_not_private(tmp_path: Path) -> None:
     try:
         model = compilers.compile(sortnet.network("bubble", 4))
         model.save(tmp_path / "m.npz")
-        sortnet.network("bubble", 4).save(tmp_path / "n.json")
+        sortnet.save_network(sortnet.network("bubble", 4), tmp_path / "n.json")
     finally:
         os.umask(umask)
     for name in ("m.npz", "n.json"):
@@ -212,7 +212,7 @@ def test_cli_verify_negative_seed(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_verify_model_bad_seed(model_path: Path) -> None:
-    from sortnet.model_verify import verify_model
+    from sortnet.nn.checks import verify_model
 
     with pytest.raises(InputError, match="seed must be an integer >= 0, got -1"):
         verify_model(sortnet.load_model(model_path), seed=-1)

@@ -140,7 +140,7 @@ def test_verify_model_detects_broken_weights(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import compilers
-    from sortnet.model import CompiledModel, Layer
+    from sortnet.nn.model import CompiledModel, Layer
 
     good = compilers.compile(sortnet.network("bitonic", 4), "abs")
     first = good.layers[0]

@@ -101,7 +101,7 @@ def test_info_plain_list_file_with_n(capsys: pytest.CaptureFixture[str], tmp_pat
 def test_info_saved_sortnet_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     import sortnet
 
-    path = sortnet.network("pairwise", 9).save(tmp_path / "pw9.json")
+    path = sortnet.save_network(sortnet.network("pairwise", 9), tmp_path / "pw9.json")
     _, out, _ = _run(capsys, "info", str(path), "--json")
     info = json.loads(out)
     assert (info["family"], info["n"], info["size"]) == (

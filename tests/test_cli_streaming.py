@@ -338,7 +338,7 @@ def test_kernel_is_chosen_for_the_whole_file(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A large file is sorted by the compiled kernel even though each block is small."""
-    from sortnet import kernels
+    from sortnet.circuit import kernels
 
     seen: list[tuple[int, ...]] = []
     compiled: list[str] = []

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import compilers
 import sortnet
 from compilers.lower import live_layers
-from sortnet.circuit import sort as circuit_sort
+from sortnet.circuit.run import sort as circuit_sort
 from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 from sortnet.select import resolve_k, select
@@ -40,7 +40,7 @@ def zero_one_rows(n: int) -> np.ndarray:
     return ((codes[:, None] >> np.arange(n)) & 1).astype(np.float64)
 
 
-# -- the seed constructions of DESIGN.md ---------------------------------------------------
+# -- the seed constructions (ARCHITECTURE.md, "The seed constructions") ---------------------
 def test_sort2_abs_weights_are_the_ascending_construction() -> None:
     model = compilers.compile(Network.from_comparators(2, [(0, 1)]), "abs")
     hidden, out = model.layers

@@ -115,5 +115,5 @@ def test_counting_bad_n(n: object) -> None:
 
 @pytest.mark.parametrize("k", [0, 4, "mid"])
 def test_counting_bad_k(k: object) -> None:
-    with pytest.raises(InputError, match="k must be an integer in 1..n=3"):
+    with pytest.raises(InputError, match=r"k must be (an integer )?in 1..n=3"):
         sortnet.counting_network(3, k)  # type: ignore[arg-type]

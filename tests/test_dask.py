@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 
 import sortnet
-from sortnet import InputError, SortnetError, kernels
+from sortnet import InputError, SortnetError, _jit
 
 da = pytest.importorskip("dask.array")
 
 
 @pytest.fixture(autouse=True)
 def _kernel_cache(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(kernels.ENV_CACHE_DIR, str(tmp_path))
+    monkeypatch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path))
 
 
 def rows(n: int, count: int = 250) -> np.ndarray:
@@ -30,7 +30,7 @@ def rows(n: int, count: int = 250) -> np.ndarray:
 def test_sort_is_lazy_and_exact(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     if backend == "numba":
         pytest.importorskip("numba")
-    monkeypatch.setenv(kernels.ENV_BACKEND, backend)
+    monkeypatch.setenv(_jit.ENV_BACKEND, backend)
     net = sortnet.network("best", 9)
     X = rows(9)
     lazy = da.from_array(X, chunks=(60, 4))  # columns split: the engine must rechunk
@@ -82,7 +82,7 @@ def test_errors() -> None:
 def _model_pair() -> tuple[object, object]:
     """Two models with equal metadata whose weights differ (the second negates outputs)."""
     compilers = pytest.importorskip("compilers")
-    from sortnet.model import CompiledModel, Layer
+    from sortnet.nn.model import CompiledModel, Layer
 
     model = compilers.compile(sortnet.network("bubble", 3), lowering="relu")
     negate = Layer(-np.eye(3), np.zeros(3), ("identity",) * 3)
@@ -106,6 +106,8 @@ def test_models_with_equal_metadata_get_distinct_tasks() -> None:
 def test_task_keys_name_everything_that_changes_the_result(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Pin the baseline to numpy: in auto mode an already cached kernel would be chosen.
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
     net = sortnet.network("best", 4)
     reverse = sortnet.Network.from_comparators(4, list(reversed(net.comparators)))
     X = da.from_array(rows(4, 40), chunks=10)
@@ -118,7 +120,8 @@ def test_task_keys_name_everything_that_changes_the_result(
         "chunk_rows": sortnet.sort(X, net, chunk_rows=20).name,
         "float64": sortnet.sort(X.astype(np.float64), net).name,
     }
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numba" if kernels.numba_available() else "numpy")
+    pytest.importorskip("numba")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
     names["backend"] = sortnet.sort(X, net).name
     assert len(set(names.values())) == len(names), names
     # Equal inputs give equal keys: dask may share the work.
@@ -156,10 +159,11 @@ def test_dask_argument_errors() -> None:
         sortnet.sort(X, net, chunk_rows=2.5)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="chunk_rows must be a positive integer, got True"):
         sortnet.argsort(X, net, chunk_rows=True)  # type: ignore[arg-type]
-    from sortnet import dask_engine
+    from sortnet.circuit import dask as circuit_dask
+    from sortnet.circuit.run import run_block
 
     with pytest.raises(SortnetError, match="kind must be 'sort' or 'argsort', got 'median'"):
-        dask_engine.sort(X, net, kind="median")
+        circuit_dask.sort(X, net, run_block, kind="median")
     compilers = pytest.importorskip("compilers")
     model = compilers.compile(net, lowering="relu")
     with pytest.raises(InputError, match="dtype must be float32 or float64, got 'fast'"):

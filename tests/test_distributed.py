@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 
 import sortnet
-from sortnet import InputError, kernels
+from sortnet import InputError
+from sortnet.circuit import kernels
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
@@ -99,7 +100,7 @@ def test_sort_and_argsort_on_the_cluster(client: Any) -> None:
 
 def test_models_on_the_cluster(client: Any) -> None:
     compilers = pytest.importorskip("compilers")
-    from sortnet.model import CompiledModel, Layer
+    from sortnet.nn.model import CompiledModel, Layer
 
     model = compilers.compile(sortnet.network("odd-even-merge", 6), lowering="relu")
     negate = Layer(-np.eye(6), np.zeros(6), ("identity",) * 6)

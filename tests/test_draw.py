@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import compilers
 import sortnet
 from sortnet import Network
 from sortnet.cli import main
@@ -150,7 +151,7 @@ def test_subcolumns_split_overlapping_comparators():
 
 
 def test_wires_refuses_counting_networks():
-    from sortnet.counting import counting_network
+    from sortnet.generators.counting import counting_network
 
     with pytest.raises(DrawingError, match="counting network has no wire diagram"):
         draw(counting_network(3), style="wires")
@@ -158,7 +159,7 @@ def test_wires_refuses_counting_networks():
 
 # -- layers and counting ----------------------------------------------------------------
 def test_layers_sort2_units_and_weights():
-    drawing = draw(Network.from_comparators(2, [(0, 1)]), style="layers")
+    drawing = draw(compilers.compile(Network.from_comparators(2, [(0, 1)]), "abs"), style="layers")
     source = drawing.source
     assert "|z|" in source and ">id<" in source.replace("<id>", ">id<")
     # 4 + 4 non-zero weights, each an edge with its value.
@@ -167,7 +168,8 @@ def test_layers_sort2_units_and_weights():
 
 
 def test_layers_with_k_draws_w3_and_its_cone():
-    source = draw(Network.from_comparators(4, MERGE4), style="layers", k=3).source
+    model = compilers.compile(Network.from_comparators(4, MERGE4), "abs")
+    source = draw(model, style="layers", k=3).source
     assert "W3 [" in source
     assert re.search(r"y3 -> W3 \[[^\]]*label=1", source)
     assert not re.search(r"y[124] -> W3", source)
@@ -176,24 +178,30 @@ def test_layers_with_k_draws_w3_and_its_cone():
 
 
 def test_layers_summarise_wide_columns():
-    source = draw(sortnet.network("bitonic", 16), style="layers", lowering="relu").source
+    source = draw(compilers.compile(sortnet.network("bitonic", 16), "relu"), style="layers").source
     assert re.search(r'summary\d+ \[label="\d+ units \(ReLU ×\d+', source)
     assert "×" in source  # merged edges are counted
 
 
 def test_counting_network_has_threshold_rank_indicator_select_units():
-    from sortnet.counting import counting_network
+    from sortnet.generators.counting import counting_network
 
     source = draw(counting_network(4, k=3)).source
     assert len(re.findall(r"^\s*b\d_\d \[", source, re.M)) == 12
     assert len(re.findall(r"^\s*r\d \[", source, re.M)) == 4
     assert len(re.findall(r"^\s*g\d_3 \[", source, re.M)) == 4
     assert "s3 [" in source and "y3 [label=<x<SUP>(3)</SUP>>" in source
-    model_source = draw(counting_network(4, k=3), style="layers").source
+    model_source = draw(compilers.compile(counting_network(4, k=3)), style="layers").source
     assert "1[z≥0]" in model_source and "1[|z|≤1]" in model_source
 
 
 # -- errors -------------------------------------------------------------------------------
+def test_layers_of_a_network_says_to_compile_first():
+    # The renderer draws what it is handed; compiling is the caller's job.
+    with pytest.raises(DrawingError, match=r"compile the network first: draw\(compilers.compile"):
+        draw(Network.from_comparators(2, [(0, 1)]), style="layers")
+
+
 def test_bad_inputs_have_clear_messages():
     net = Network.from_comparators(4, MERGE4)
     with pytest.raises(DrawingError, match="unknown style 'circles'"):
@@ -269,7 +277,9 @@ def test_save_rejects_unknown_suffix(tmp_path):
 @needs_dot
 @pytest.mark.parametrize("style", ["graph", "wires", "layers"])
 def test_svg_parses_as_xml(tmp_path, style):
-    out = save_drawing(draw(sortnet.network("odd-even-merge", 8), style=style), tmp_path / "x.svg")
+    net = sortnet.network("odd-even-merge", 8)
+    drawn = compilers.compile(net, "abs") if style == "layers" else net
+    out = save_drawing(draw(drawn, style=style), tmp_path / "x.svg")
     root = ET.parse(out).getroot()
     assert root.tag.endswith("svg")
     assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed
@@ -280,7 +290,7 @@ def test_png_pdf_and_repr_svg(tmp_path):
     drawing = draw(Network.from_comparators(2, [(0, 1)]))
     assert save_drawing(drawing, tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
     assert save_drawing(drawing, tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"
-    svg = sortnet.network("bubble", 4)._repr_svg_()
+    svg = repr_svg(sortnet.network("bubble", 4))
     assert svg is not None and ET.fromstring(svg.split("-->", 2)[-1].strip()).tag.endswith("svg")
     import compilers
 

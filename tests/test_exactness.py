@@ -25,7 +25,9 @@ from hypothesis.extra import numpy as hnp
 
 import compilers
 import sortnet
-from sortnet import InputError, argsort, kernels, model_kernels, sort
+from sortnet import InputError, argsort, sort
+from sortnet.circuit import kernels
+from sortnet.nn import kernels as model_kernels
 
 HAS_NUMBA = kernels.numba_available()
 needs_numba = pytest.mark.skipif(not HAS_NUMBA, reason="numba is not installed")

@@ -24,7 +24,7 @@ def _stem_numbers(path: Path) -> tuple[int, int, int]:
 # -- SorterHunter -------------------------------------------------------------------------
 def test_every_sorterhunter_sorter_loads_with_its_n_size_depth(sorterhunter_dir: Path) -> None:
     files = sorted((sorterhunter_dir / "sorters").glob("Sort_*.json"))
-    assert len(files) > 100
+    assert len(files) >= 20
     for path in files:
         net = load_network(path)
         data = json.loads(path.read_text())
@@ -106,13 +106,13 @@ def test_round_trip_keeps_relabelled_and_partial_outputs(tmp_path: Path) -> None
         Network.from_comparators(3, [(2, 0), (1, 2)], name="flipped"),
         Network.from_comparators(5, PAIRS, outputs=[2], k=3),
     ):
-        back = load_network(net.save(tmp_path / "x.json"))
+        back = load_network(sortnet.save_network(net, tmp_path / "x.json"))
         assert back == net and back.outputs == net.outputs
         assert dict(back.graph.graph) == dict(net.graph.graph)
 
 
 def test_saved_document_is_the_documented_format(tmp_path: Path) -> None:
-    path = sortnet.network("odd-even-merge", 4).save(tmp_path / "oem4.json")
+    path = sortnet.save_network(sortnet.network("odd-even-merge", 4), tmp_path / "oem4.json")
     doc = json.loads(path.read_text())
     assert doc["format"] == "sortnet-network" and doc["version"] == 1
     assert (doc["n"], doc["size"], doc["depth"]) == (4, 5, 3)

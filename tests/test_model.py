@@ -11,8 +11,8 @@ import pytest
 
 import compilers
 import sortnet
-from sortnet.model import CompiledModel, Layer
-from sortnet.model_io import FORMAT_VERSION, ModelFormatError, load_model
+from sortnet.nn.model import CompiledModel, Layer, load_model
+from sortnet.nn.npz import FORMAT_VERSION, ModelFormatError
 
 
 def test_layer_validates_shapes_and_activations() -> None:

@@ -28,9 +28,9 @@ import compilers
 import sortnet
 from sortnet import ModelFormatError
 from sortnet.cli import main
-from sortnet.counting import counting_network
-from sortnet.model import CompiledModel, Layer
-from sortnet.model_io import FORMAT_VERSION
+from sortnet.generators.counting import counting_network
+from sortnet.nn.model import CompiledModel, Layer
+from sortnet.nn.npz import FORMAT_VERSION
 
 REPO = Path(__file__).resolve().parents[1]
 

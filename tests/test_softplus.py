@@ -10,9 +10,10 @@ import pytest
 import compilers
 import sortnet
 from compilers import CompileError
-from sortnet.autodiff import jacobian
 from sortnet.errors import InputError, SortnetError
-from sortnet.soft import input_bound, soft_permutation
+from sortnet.nn.activations import input_bound
+from sortnet.nn.autodiff import jacobian
+from sortnet.nn.soft import soft_permutation
 
 FAMILIES = sortnet.list_families()
 SIZES = (2, 3, 4, 5, 8, 16, 32)

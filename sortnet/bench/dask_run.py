@@ -280,7 +280,7 @@ def _builder(executor: str, net: Network, config: BenchConfig) -> Callable[[Any]
     import sortnet
 
     if executor == "circuit":
-        from sortnet import kernels
+        from sortnet.circuit import kernels
 
         if kernels.choose_backend() != "numpy":
             # Compile here before timing (a cluster's workers compile in the warm-up).

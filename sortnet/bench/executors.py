@@ -120,7 +120,7 @@ def prepare(
 
 def _prepare_circuit(net: Network) -> Prepared:
     import sortnet
-    from sortnet import kernels
+    from sortnet.circuit import kernels
 
     if net.kind != "comparator":
         raise SortnetError("the circuit executor runs comparator networks only")

@@ -7,8 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from sortnet.model_io import load_model
-from sortnet.model_verify import verify_model
+from sortnet.nn.checks import verify_model
+from sortnet.nn.model import load_model
 
 
 def is_model_file(path: str) -> bool:
@@ -29,7 +29,7 @@ def verify_models(
         model = load_model(path, allow_missing_digest=allow_missing_digest)
         start = time.perf_counter()
         check = verify_model(model, seed=0 if seed is None else seed)
-        record = {"model": path, "n": model.n, **check.as_dict()}
+        record = {"model": path, "n": model.n, **check.to_dict()}
         record["seconds"] = round(time.perf_counter() - start, 3)
         records.append(record)
         if not as_json:

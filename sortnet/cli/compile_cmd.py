@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sortnet.cli._common import add_network_arguments, network_from_args, parse_wire_count
-from sortnet.counting import counting_network
 from sortnet.errors import SortnetError
+from sortnet.generators.counting import counting_network
 from sortnet.io.atomic import check_target
 from sortnet.network import Network
 
@@ -32,11 +32,19 @@ def register(subparsers: Any) -> None:
     add_network_arguments(parser)
     parser.add_argument(
         "--lowering",
-        choices=("relu", "abs", "residual"),
+        choices=("relu", "abs", "residual", "softplus"),
         default=None,
         help="how a comparator becomes units: relu (plain ReLU MLP, default), abs (the "
-        "Sort_2 |z|/identity form) or residual (residual MLP, 1 ReLU per comparator + skip); "
-        "counting networks always use their own lowering",
+        "Sort_2 |z|/identity form), residual (residual MLP, 1 ReLU per comparator + skip) or "
+        "softplus (the residual form with softplus at --steepness: smooth, differentiable, "
+        "within depth*log(2)/steepness of the sort); counting networks always use their own "
+        "lowering",
+    )
+    parser.add_argument(
+        "--steepness",
+        type=float,
+        metavar="BETA",
+        help="steepness of the softplus lowering (needed with --lowering softplus)",
     )
     parser.add_argument("--k", help="output only the k-th smallest (1-based, or median, min, max)")
     parser.add_argument(
@@ -76,7 +84,9 @@ def run(args: argparse.Namespace) -> int:
     k: Any = args.k
     if k is not None and k.lstrip("+-").isdigit():
         k = int(k)
-    model = compilers.compile(source_network(args), args.lowering, k, bound=args.bound)
+    model = compilers.compile(
+        source_network(args), args.lowering, k, bound=args.bound, steepness=args.steepness
+    )
     if target.suffix == ".onnx":
         model.to_onnx(target)
     else:

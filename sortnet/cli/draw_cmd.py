@@ -76,15 +76,14 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(args.k, str):  # median, min, max: a position among the n outputs
         n = obj.n
         args.k = {"min": 1, "median": (n + 1) // 2, "max": n}[args.k]
-    options: dict[str, Any] = {}
     style = args.style
     if style is None:
         style = "graph" if _is_network(obj) else "layers"
-    if args.lowering is not None:
-        if not (style == "layers" and _is_network(obj)):
-            raise DrawingError("--lowering applies to --style layers on a network")
-        options["lowering"] = args.lowering
-    drawing = draw(obj, style=style, k=args.k, **options)
+    if args.lowering is not None and not (style == "layers" and _is_network(obj)):
+        raise DrawingError("--lowering applies to --style layers on a network")
+    if style == "layers" and _is_network(obj):
+        obj = _compile(obj, args.lowering)
+    drawing = draw(obj, style=style, k=args.k)
     if fmt != "dot" and not has_engine(drawing.engine):
         fallback = save_drawing(drawing, out.with_suffix(".dot"))
         raise DrawingError(
@@ -99,18 +98,31 @@ def run(args: argparse.Namespace) -> int:
 def _load(args: argparse.Namespace) -> Any:
     source = args.network
     if source == "counting":
-        from sortnet.counting import counting_network
+        from sortnet.generators.counting import counting_network
 
         if args.n is None:
             raise DrawingError("'counting' needs N, the number of wires (e.g. 'counting 4')")
         return counting_network(parse_wire_count(args.n), k=args.k)
     if Path(source).suffix.lower() in MODEL_SUFFIXES:
-        from sortnet.model_io import load_model
+        from sortnet.nn.model import load_model
 
         if not Path(source).exists():
             raise FileNotFoundError(2, "No such file", source)
         return load_model(source)
     return network_from_args(args)
+
+
+def _compile(net: Any, lowering: str | None) -> Any:
+    """The model ``--style layers`` draws: the renderer draws models and compiles nothing.
+
+    Comparator networks default to the ``abs`` lowering (the Sort_2 form of the
+    course figures); counting networks have their own lowering.
+    """
+    import compilers
+
+    if net.kind == "counting":
+        return compilers.compile(net, lowering=lowering)
+    return compilers.compile(net, lowering=lowering or "abs")
 
 
 def _is_network(obj: Any) -> bool:

@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from sortnet import model_kernels
 from sortnet.cli._stream import add_stream_arguments, npy_target, open_input, stream_rows
-from sortnet.model_io import load_model
+from sortnet.nn import kernels as model_kernels
+from sortnet.nn.model import load_model
 
 
 def register(subparsers: Any) -> None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from sortnet import kernels
-from sortnet.circuit import argsort, sort
+from sortnet.circuit import kernels
+from sortnet.circuit.run import argsort, sort
 from sortnet.cli._common import add_network_arguments, network_from_args
 from sortnet.cli._stream import add_stream_arguments, npy_target, open_input, stream_rows
 from sortnet.cli.verify_cmd import parse_k

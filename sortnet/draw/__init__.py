@@ -7,19 +7,25 @@ Styles:
 ``graph``
     The computation graph: inputs -> Sort_2 modules S1..Sm by layer -> outputs
     (:mod:`sortnet.draw.graph_style`); for a counting network, its threshold,
-    rank, indicator and select units (:mod:`sortnet.draw.counting`).
+    rank, indicator and select units (:mod:`sortnet.draw.counting_style`).
 ``wires``
     Knuth's wire diagram (:mod:`sortnet.draw.wires`).
 ``layers``
     The compiled multilayer perceptron, unit by unit (:mod:`sortnet.draw.layers`).
+    It draws a compiled model; a renderer compiles nothing, so compile a network
+    first: ``draw(compilers.compile(net), style="layers")``.
 
 graphviz is imported only when a drawing is made. Import names from this
-package with ``from sortnet.draw import ...``: ``sortnet.draw`` itself is the
-function.
+package with ``from sortnet.draw import ...``. ``sortnet.draw`` is both this package
+and the :func:`draw` function: the package root loads it lazily (PEP 562) and the
+import system then sets ``sortnet.draw`` to the package, so the package is made
+callable and calling it calls :func:`draw`.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from sortnet.draw._common import DrawingError, has_engine, save_drawing
@@ -42,14 +48,12 @@ def draw(obj: Any, style: str = "graph", k: int | None = None, **options: Any) -
         (``style="layers"`` only, which is also the default for a model).
     style : {"graph", "wires", "layers"}
         ``graph`` (computation graph), ``wires`` (Knuth diagram; comparator
-        networks only) or ``layers`` (compiled MLP; a network is compiled first
-        with ``options["lowering"]``, default ``"abs"``).
+        networks only) or ``layers`` (compiled MLP: a compiled model only).
     k : int, optional
         1-based output to highlight: its cone of comparators (graph, wires), or
         the k-th output layer W3 and the units feeding it (layers).
     **options
-        Passed to the style: ``numbers`` (wires), ``lowering`` and ``max_units``
-        (layers).
+        Passed to the style: ``numbers`` (wires), ``max_units`` (layers).
 
     Returns
     -------
@@ -59,7 +63,8 @@ def draw(obj: Any, style: str = "graph", k: int | None = None, **options: Any) -
     Raises
     ------
     DrawingError
-        For an unknown style, a style that does not fit the object, or a bad ``k``.
+        For an unknown style, a style that does not fit the object (``layers`` of
+        a network that is not compiled), or a bad ``k``.
 
     Examples
     --------
@@ -88,13 +93,14 @@ def draw(obj: Any, style: str = "graph", k: int | None = None, **options: Any) -
 
         return draw_layers(obj, k=k, **options)
     if style == "layers":
-        from sortnet.draw.layers import draw_network_layers
-
-        return draw_network_layers(obj, k=k, **options)
+        raise DrawingError(
+            "style 'layers' draws a compiled model; compile the network first: "
+            "draw(compilers.compile(net), style='layers')"
+        )
     if obj.kind == "counting":
         if style == "wires":
             raise DrawingError("a counting network has no wire diagram; use style 'graph'")
-        from sortnet.draw.counting import draw_counting
+        from sortnet.draw.counting_style import draw_counting
 
         return draw_counting(obj, k=k, **options)
     if style == "wires":
@@ -107,7 +113,7 @@ def draw(obj: Any, style: str = "graph", k: int | None = None, **options: Any) -
 
 
 def _is_model(obj: Any) -> bool:
-    from sortnet.model import CompiledModel  # lazy: keeps numpy out of this import
+    from sortnet.nn.model import CompiledModel  # lazy: keeps numpy out of this import
 
     return isinstance(obj, CompiledModel)
 
@@ -137,3 +143,13 @@ def repr_svg(obj: Any) -> str | None:
         return str(drawing.pipe(format="svg", encoding="utf-8"))
     except DrawingError:
         return None
+
+
+class _CallableModule(types.ModuleType):
+    """This package, callable as :func:`draw` (see the module notes)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> graphviz.Digraph:
+        return draw(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

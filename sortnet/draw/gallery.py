@@ -127,7 +127,12 @@ def entries() -> list[Entry]:
 def _family(family: str, n: int, style: str = "graph", k: int | None = None) -> Any:
     import sortnet
 
-    return sortnet.draw(sortnet.network(family, n), style=style, k=k)
+    net = sortnet.network(family, n)
+    if style == "layers":
+        import compilers  # the gallery script may compile; the renderer itself never does
+
+        return sortnet.draw(compilers.compile(net, lowering="abs"), style="layers", k=k)
+    return sortnet.draw(net, style=style, k=k)
 
 
 def _sort2(style: str = "graph") -> Any:
@@ -143,9 +148,14 @@ def _sort2(style: str = "graph") -> Any:
 
 def _counting(style: str = "graph") -> Any:
     import sortnet
-    from sortnet.counting import counting_network
+    from sortnet.generators.counting import counting_network
 
-    return sortnet.draw(counting_network(4, k=3), style=style)
+    net = counting_network(4, k=3)
+    if style == "layers":
+        import compilers  # the gallery script may compile; the renderer itself never does
+
+        return sortnet.draw(compilers.compile(net), style="layers")
+    return sortnet.draw(net, style=style)
 
 
 def write_gallery(directory: str | Path = DEFAULT_DIRECTORY, *, images: bool = True) -> list[Path]:

@@ -20,54 +20,16 @@ import numpy as np
 
 from sortnet.draw import _common as c
 from sortnet.draw._columns import MAX_UNITS, Column, Edge, Unit, render_columns
+from sortnet.nn.activations import ACTIVATIONS
 
 if TYPE_CHECKING:
     import graphviz
 
-    from sortnet.model import CompiledModel
-    from sortnet.network import Network
+    from sortnet.nn.model import CompiledModel
 
-#: How each activation is written on its unit.
-SYMBOLS = {
-    "identity": "id",
-    "abs": "|z|",
-    "relu": "ReLU",
-    "step": "1[z≥0]",
-    "indicator": "1[|z|≤1]",
-}
-_FILLS = {
-    "identity": "#f1f3f4",
-    "abs": c.MODULE_FILL,
-    "relu": "#fdecea",
-    "step": "#fdecea",
-    "indicator": "#ede7f6",
-}
-
-
-def draw_network_layers(
-    net: Network, k: int | None = None, lowering: str | None = None, max_units: int = MAX_UNITS
-) -> graphviz.Digraph:
-    """Compile ``net`` (for all its outputs) and draw the model's layers.
-
-    Comparator networks are compiled with ``lowering`` (default ``"abs"``, the
-    Sort_2 form), counting networks with their own lowering. The compiler is
-    imported here, at the edge, so :mod:`sortnet` never imports :mod:`compilers`
-    at import time.
-
-    Examples
-    --------
-    >>> from sortnet import Network
-    >>> drawing = draw_network_layers(Network.from_comparators(2, [(0, 1)]), k=1)
-    >>> "W3" in drawing.source
-    True
-    """
-    import compilers
-
-    if net.kind == "counting":
-        model = compilers.compile(net, lowering=lowering)
-    else:
-        model = compilers.compile(net, lowering=lowering or "abs")
-    return draw_layers(model, k=k, max_units=max_units)
+#: How each activation is written on its unit, and its fill (from the registry).
+SYMBOLS = {name: act.symbol for name, act in ACTIVATIONS.items()}
+_FILLS = {name: act.fill for name, act in ACTIVATIONS.items()}
 
 
 def draw_layers(
@@ -92,7 +54,7 @@ def draw_layers(
 
     Examples
     --------
-    >>> from sortnet.model import CompiledModel, Layer
+    >>> from sortnet.nn.model import CompiledModel, Layer
     >>> hidden = Layer([[0.5, -0.5], [0.5, 0.5]], [0, 0], ("abs", "identity"))
     >>> output = Layer([[-1, 1], [1, 1]], [0, 0], ("identity", "identity"))
     >>> drawing = draw_layers(CompiledModel([hidden, output], {"lowering": "abs"}), k=2)
@@ -155,7 +117,7 @@ def _readout(model: CompiledModel, k: int) -> np.ndarray:
 
 def _model_columns(model: CompiledModel) -> tuple[list[Column], list[Edge], list[list[str]]]:
     """Columns and edges of the whole model; ``heads[i]`` lists column i's unit ids."""
-    from sortnet.model import to_dense
+    from sortnet.nn.layer import to_dense
 
     inputs = [
         Unit(

@@ -8,11 +8,14 @@ from dataclasses import dataclass
 
 from sortnet.generators import library
 from sortnet.generators._common import check_n
+from sortnet.generators.batcher import odd_even_merge
+from sortnet.generators.bitonic import bitonic
+from sortnet.generators.pairwise import pairwise
 from sortnet.network import Comparator, Network
 from sortnet.select import KSpec, resolve_rank
 
 #: Families pruned at ``n`` as candidates (the quadratic ones are never smaller).
-PRUNED_FAMILIES = ("odd-even-merge", "pairwise", "bitonic")
+PRUNED_FAMILIES = {"odd-even-merge": odd_even_merge, "pairwise": pairwise, "bitonic": bitonic}
 #: Sorters on at most ``n + NEAR`` wires are cut at every window, larger ones at the ends.
 NEAR = 12
 
@@ -107,7 +110,7 @@ def selection_network(n: int, k: KSpec = "median") -> Network:
     sortnet.errors.InputError: k must be in 1..n=4, got 5
     """
     n = check_n(n)
-    k = resolve_rank(n, k)
+    k = resolve_rank(k, n)
     best = _best_candidate(n, k)
     return Network.from_comparators(
         n,
@@ -148,10 +151,8 @@ def _sources(n: int, k: int) -> Iterator[tuple[str, tuple[Comparator, ...], tupl
             exact = rank and source.endswith("(SorterHunter)")
             yield source if exact else f"{source} pruned to k={k}", comparators, masks
     if n > library.MAX_N:
-        from sortnet.generators import network  # the registry imports this module
-
-        for family in PRUNED_FAMILIES:
-            comparators = tuple(network(family, n).comparators)
+        for family, build in PRUNED_FAMILIES.items():
+            comparators = tuple(build(n).comparators)
             yield f"{family} {n} pruned to k={k}", comparators, _masks(comparators)
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from sortnet.errors import NetworkFormatError
-from sortnet.network import Comparator, Network, _comparator_graph
+from sortnet.network import Comparator, Network, comparator_graph
 from sortnet.schedule import asap_layer_indices
 from sortnet.validate import comparator_violations
 
@@ -59,7 +59,7 @@ def from_sortnet_json(data: dict[str, Any], label: str, n: int | None) -> Networ
                 f"{label}: comparator {backwards[0]} {list(comparators[backwards[0]])}: "
                 "needs i < j when 'outputs' is given"
             )
-        graph = _comparator_graph(wires, comparators, outputs)
+        graph = comparator_graph(wires, comparators, outputs)
         graph.graph.update(extra, name=name, descending=descending)
         net = Network(graph)
     _check_count(data, "size", net.size, label)

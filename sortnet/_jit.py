@@ -1,0 +1,333 @@
+"""The one JIT layer under both runtimes: numba, back-end choice, disk cache, kernel caches.
+
+The circuit runtime (:mod:`sortnet.circuit`) and the neural runtime (:mod:`sortnet.nn`)
+both write a network or a model out as straight-line Python source and let numba
+compile it. Everything they share about that lives here, once:
+
+* whether numba is installed (:func:`numba_available`);
+* which back end runs (:func:`choose_backend`): an explicit argument, else the one
+  environment variable ``SORTNET_KERNEL`` (``auto``, ``numba`` or ``numpy``), else
+  ``auto``; in ``auto`` mode a kernel not yet compiled is compiled only for batches of
+  at least :data:`AUTO_MIN_ELEMENTS` values (compiling takes seconds, more with size),
+  while a kernel already compiled in this process or cached on disk is always used;
+* the disk cache (:func:`cache_dir`, :func:`import_generated`, :func:`on_disk`): numba's
+  ``cache=True`` keys machine code on a real file, so generated source is written
+  there and imported, and a network or model is compiled once per machine;
+* the in-memory kernel caches (:class:`KernelCache`), one per runtime, and
+  :func:`cache_info` / :func:`clear_cache` over all of them.
+
+This module imports nothing of sortnet but :mod:`sortnet.errors` (ARCHITECTURE.md,
+"Import rules").
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sortnet.errors import SortnetError
+
+__all__ = [
+    "AUTO_MIN_ELEMENTS",
+    "BACKENDS",
+    "ENV_BACKEND",
+    "ENV_CACHE_DIR",
+    "Kernel",
+    "KernelCache",
+    "cache_dir",
+    "cache_info",
+    "choose_backend",
+    "clear_cache",
+    "compile_cached",
+    "import_generated",
+    "numba_available",
+    "on_disk",
+]
+
+ENV_BACKEND = "SORTNET_KERNEL"
+ENV_CACHE_DIR = "SORTNET_CACHE_DIR"
+BACKENDS = ("auto", "numba", "numpy")
+#: In ``auto`` mode, compile a not-yet-cached kernel only for batches this large.
+AUTO_MIN_ELEMENTS = 1 << 22
+
+#: A compiled kernel: ``kernel(X, Y)`` fills ``Y`` from ``X``.
+Kernel = Callable[[np.ndarray, np.ndarray], None]
+
+
+def numba_available() -> bool:
+    """Whether numba can be imported (the ``fast`` extra).
+
+    Examples
+    --------
+    >>> isinstance(numba_available(), bool)
+    True
+    """
+    return importlib.util.find_spec("numba") is not None
+
+
+def choose_backend(backend: str | None = None) -> str:
+    """The back end to use: ``backend``, else ``$SORTNET_KERNEL``, else ``"auto"``.
+
+    ``"numba"`` is refused when numba is not installed; ``"auto"`` silently means
+    ``"numpy"`` then.
+
+    Examples
+    --------
+    >>> choose_backend("numpy")
+    'numpy'
+    >>> choose_backend("fast")
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: unknown kernel back end 'fast'; choose auto, numba or numpy
+    """
+    chosen = backend if backend is not None else os.environ.get(ENV_BACKEND, "") or "auto"
+    chosen = str(chosen).strip().lower()
+    if chosen not in BACKENDS:
+        where = "" if backend is not None else f" (from ${ENV_BACKEND})"
+        raise SortnetError(
+            f"unknown kernel back end {chosen!r}{where}; choose {', '.join(BACKENDS[:-1])} "
+            f"or {BACKENDS[-1]}"
+        )
+    if chosen == "numba" and not numba_available():
+        raise SortnetError(
+            "the numba back end needs numba, which is not installed (pip install numba)"
+        )
+    if chosen == "auto" and not numba_available():
+        return "numpy"
+    return chosen
+
+
+def cache_dir() -> Path:
+    """Where generated kernel sources (and numba's cached machine code) live.
+
+    ``$SORTNET_CACHE_DIR``, else ``$XDG_CACHE_HOME/sortnet/kernels``, else
+    ``~/.cache/sortnet/kernels``.
+
+    Examples
+    --------
+    >>> cache_dir().name in ("kernels", os.environ.get(ENV_CACHE_DIR, "kernels").split("/")[-1])
+    True
+    """
+    if os.environ.get(ENV_CACHE_DIR):
+        return Path(os.environ[ENV_CACHE_DIR])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "sortnet" / "kernels"
+
+
+def import_generated(source: str, stem: str) -> Any:
+    """Write generated ``source`` to ``cache_dir() / (stem + ".py")`` once and import it.
+
+    numba's ``cache=True`` keys its machine code on a real file, so generated
+    kernels (circuit and model kernels alike) live as modules in :func:`cache_dir`.
+    The write goes to a temp file then a rename, since another process may be
+    importing the same file; an unwritable cache directory costs the disk cache
+    only (the module then goes to a fresh temporary folder), not correctness.
+    """
+    path = cache_dir() / f"{stem}.py"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Bytes, not text: a damaged file need not even be valid UTF-8.
+        existing = path.read_bytes() if path.exists() else None
+        if existing != source.encode():
+            if existing is not None:  # the name hashes what the source is made from
+                warnings.warn(
+                    f"sortnet kernel cache entry {path} does not hold the source its name "
+                    "promises (damaged, or written by another sortnet version); rewriting it",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(source)
+            os.replace(tmp, path)
+    except OSError:
+        path = Path(tempfile.mkdtemp(prefix="sortnet-kernels-")) / path.name
+        path.write_text(source)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def compile_cached(
+    stem: str, load: Callable[[bool], Callable[..., None]], *args: np.ndarray
+) -> Callable[..., None]:
+    """``load(False)``, then run the kernel once on ``args`` so numba compiles it or loads it.
+
+    numba unpickles its disk cache (``__pycache__/<stem>.*.nbi`` index, ``.nbc`` code)
+    without catching errors, so one truncated file would break every later call. A
+    failure while cache files of ``stem`` exist is taken for a damaged entry: its
+    files are deleted, a ``RuntimeWarning`` names it, and ``load(True)`` (a fresh
+    import, so fresh dispatchers) compiles it again. Without cache files the error
+    is a real one and propagates.
+
+    Parameters
+    ----------
+    stem : str
+        The generated module's name (its file is ``cache_dir() / (stem + ".py")``).
+    load : callable
+        ``load(fresh)`` returns the kernel function; ``fresh=True`` must re-import.
+    *args : numpy.ndarray
+        Arguments of the warm-up call.
+
+    Returns
+    -------
+    callable
+        The compiled kernel.
+
+    Examples
+    --------
+    >>> seen = []  # a stand-in kernel that records its warm-up call
+    >>> kernel = compile_cached("sortnet_doc_example", lambda fresh: seen.append, np.zeros(2))
+    >>> seen
+    [array([0., 0.])]
+    """
+    kernel = load(False)
+    try:
+        kernel(*args)
+    except Exception as error:  # numba lets whatever unpickling raised escape
+        removed = _discard_entry(stem, kernel)
+        if not removed:
+            raise
+        warnings.warn(
+            f"sortnet kernel cache entry {stem} could not be loaded "
+            f"({type(error).__name__}: {error}); deleted {', '.join(removed)} and recompiling",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        kernel = load(True)
+        kernel(*args)
+    return kernel
+
+
+def _discard_entry(stem: str, kernel: Any) -> list[str]:
+    """Delete numba's cache files of module ``stem``; the names of those deleted."""
+    folders = {cache_dir() / "__pycache__"}
+    where = getattr(getattr(kernel, "_cache", None), "_cache_path", None)
+    if isinstance(where, str):  # numba may cache elsewhere ($NUMBA_CACHE_DIR)
+        folders.add(Path(where))
+    removed = []
+    for folder in folders:
+        for path in sorted(folder.glob(f"{stem}.*")):
+            if path.suffix in (".nbi", ".nbc"):
+                try:
+                    path.unlink()
+                except OSError:
+                    continue
+                removed.append(path.name)
+    return removed
+
+
+def on_disk(stem: str) -> bool:
+    """Whether numba has cached machine code for the generated module ``stem``.
+
+    Examples
+    --------
+    >>> on_disk("sortnet_no_such_kernel")
+    False
+    """
+    return any((cache_dir() / "__pycache__").glob(f"{stem}.*.nbi"))
+
+
+class KernelCache:
+    """One runtime's in-memory kernels, with hit and miss counters.
+
+    Parameters
+    ----------
+    name : str
+        The runtime's name in :func:`cache_info` (``"circuit"``, ``"nn"``).
+    also_clear : iterable of objects with a ``clear()`` method
+        Side tables of the runtime (imported modules, per-model lookups) that
+        :meth:`clear` empties with the kernels.
+
+    Examples
+    --------
+    >>> cache = KernelCache("example")
+    >>> cache.lookup("k") is None, cache.store("k", len), cache.lookup("k")
+    (True, None, <built-in function len>)
+    >>> cache.info()
+    {'hits': 1, 'misses': 1, 'kernels': 1}
+    >>> _CACHES.remove(cache)
+    """
+
+    def __init__(self, name: str, also_clear: Iterable[Any] = ()) -> None:
+        self.name = name
+        #: Guards the tables, and serialises launches into numba's thread pool.
+        self.lock = threading.Lock()
+        self._kernels: dict[Hashable, Any] = {}
+        self._also_clear = list(also_clear)
+        self._stats = {"hits": 0, "misses": 0}
+        _CACHES.append(self)
+
+    def lookup(self, key: Hashable) -> Any:
+        """The kernel stored under ``key`` (a hit), else None (no count: see :meth:`store`)."""
+        kernel = self._kernels.get(key)
+        if kernel is not None:
+            self._stats["hits"] += 1
+        return kernel
+
+    def store(self, key: Hashable, kernel: Any) -> None:
+        """Keep a kernel just compiled or loaded from disk (a miss)."""
+        self._stats["misses"] += 1
+        self._kernels[key] = kernel
+
+    def hit(self) -> None:
+        """Count a hit served from a runtime's side table."""
+        self._stats["hits"] += 1
+
+    def __iter__(self) -> Iterator[Hashable]:
+        """The keys of the kernels held now."""
+        return iter(list(self._kernels))
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self._kernels
+
+    def info(self) -> dict[str, int]:
+        """Counters: ``hits``, ``misses`` (compilations or disk loads), ``kernels``."""
+        with self.lock:
+            return {**self._stats, "kernels": len(self._kernels)}
+
+    def clear(self) -> None:
+        """Forget the in-memory kernels (files on disk stay; see :func:`cache_dir`)."""
+        with self.lock:
+            self._kernels.clear()
+            for table in self._also_clear:
+                table.clear()
+            self._stats.update(hits=0, misses=0)
+
+
+_CACHES: list[KernelCache] = []
+
+
+def cache_info() -> dict[str, dict[str, int]]:
+    """The counters of every runtime's kernel cache, by runtime name.
+
+    Examples
+    --------
+    >>> all(sorted(info) == ["hits", "kernels", "misses"] for info in cache_info().values())
+    True
+    """
+    return {cache.name: cache.info() for cache in _CACHES}
+
+
+def clear_cache() -> None:
+    """Forget every runtime's in-memory kernels (files on disk stay).
+
+    Examples
+    --------
+    >>> clear_cache(); sum(info["kernels"] for info in cache_info().values())
+    0
+    """
+    for cache in _CACHES:
+        cache.clear()

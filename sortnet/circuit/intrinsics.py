@@ -1,0 +1,161 @@
+"""numba intrinsics used by the generated kernels of :mod:`sortnet.circuit.kernels`.
+
+Importing this module requires numba; :mod:`sortnet.circuit.kernels` imports it only when
+numba is installed. Each comparator becomes one compare and two ``select``
+instructions in LLVM IR, so a generated kernel is one basic block per row: LLVM
+turns the selects into ``vminss``/``vmaxss`` (or packed ``vminps`` when a loop is
+vectorised) and numba's type inference stays fast, where a Python ``a if a < b
+else b`` would create two branches per comparator and slow compilation tenfold.
+
+Semantics, chosen so that a comparator is a permutation of its two inputs (no bit
+pattern is lost, unlike ``np.minimum``/``np.maximum`` on ``-0.0`` and ``0.0``):
+
+* ``cmpx(a, b)`` swaps exactly when ``b < a``; equal values (including ``-0.0``
+  against ``0.0``) stay where they are.
+* ``cmpx_index(a, b, i, j)`` swaps when ``b < a``, or when they are equal and
+  ``j < i``, so ties keep index order (a stable argsort).
+
+NaN never reaches a kernel: :func:`sortnet.sort` refuses it first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+
+def _less(builder: Any, kind: types.Type, x: Any, y: Any) -> Any:
+    """LLVM ``x < y`` for a float or a (signed or unsigned) integer numba type."""
+    if isinstance(kind, types.Float):
+        return builder.fcmp_ordered("<", x, y)
+    if kind.signed:  # type: ignore[attr-defined]
+        return builder.icmp_signed("<", x, y)
+    return builder.icmp_unsigned("<", x, y)
+
+
+def _equal(builder: Any, kind: types.Type, x: Any, y: Any) -> Any:
+    if isinstance(kind, types.Float):
+        return builder.fcmp_ordered("==", x, y)
+    return builder.icmp_signed("==", x, y)
+
+
+@intrinsic
+def cmpx(typingctx: Any, a: types.Type, b: types.Type) -> Any:
+    """Compare-exchange: ``(min, max)`` of two values of one numeric type."""
+    if a != b or not isinstance(a, (types.Float, types.Integer)):
+        return None
+    signature = types.UniTuple(a, 2)(a, b)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        x, y = args
+        swap = _less(builder, a, y, x)
+        low, high = builder.select(swap, y, x), builder.select(swap, x, y)
+        return context.make_tuple(builder, sig.return_type, [low, high])
+
+    return signature, codegen
+
+
+@intrinsic
+def cmpx_index(typingctx: Any, a: types.Type, b: types.Type, i: types.Type, j: types.Type) -> Any:
+    """Compare-exchange of ``(value, index)`` pairs, ties broken by index."""
+    if a != b or i != j or not isinstance(i, types.Integer):
+        return None
+    if not isinstance(a, (types.Float, types.Integer)):
+        return None
+    signature = types.Tuple((a, a, i, i))(a, b, i, j)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        x, y, p, q = args
+        tie = builder.and_(_equal(builder, a, x, y), _less(builder, i, q, p))
+        swap = builder.or_(_less(builder, a, y, x), tie)
+        parts = [
+            builder.select(swap, y, x),
+            builder.select(swap, x, y),
+            builder.select(swap, q, p),
+            builder.select(swap, p, q),
+        ]
+        return context.make_tuple(builder, sig.return_type, parts)
+
+    return signature, codegen
+
+
+@intrinsic(prefer_literal=True)
+def transpose_tile(
+    typingctx: Any,
+    src: Any,
+    src_row: types.Type,
+    src_col: types.Type,
+    dst: Any,
+    dst_row: types.Type,
+    dst_col: types.Type,
+    lanes: types.Type,
+) -> Any:
+    """``dst[dst_row + j, dst_col + i] = src[src_row + i, src_col + j]`` for a lanes x lanes tile.
+
+    Both arrays are C-contiguous 2-D arrays of one dtype; ``lanes`` is a literal
+    power of two. The tile is loaded as ``lanes`` vectors (one per source row),
+    transposed with ``log2(lanes)`` rounds of two-input shuffles (round ``h``
+    exchanges bit ``h`` of the row and the lane index), and stored as vectors:
+    LLVM lowers the shuffles to ``vpermt2ps``/``vunpcklps`` and friends.
+    """
+    arrays = (src, dst)
+    if not all(isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" for a in arrays):
+        return None
+    if src.dtype != dst.dtype or not isinstance(lanes, types.IntegerLiteral):
+        return None
+    width = lanes.literal_value
+    signature = types.void(src, src_row, src_col, dst, dst_row, dst_col, lanes)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        source, row, col, target, target_row, target_col, _ = args
+        element = context.get_data_type(src.dtype)
+        align = context.get_abi_sizeof(element)
+        vector = ir.VectorType(element, width)
+        index = ir.IntType(64)
+
+        def as_index(value: Any, kind: types.Type) -> Any:
+            return context.cast(builder, value, kind, types.int64)
+
+        def tile_pointers(array_type: Any, value: Any, first_row: Any, first_col: Any) -> list[Any]:
+            array = context.make_array(array_type)(context, builder, value)
+            stride = builder.extract_value(array.shape, 1)
+            return [
+                builder.bitcast(
+                    builder.gep(
+                        array.data,
+                        [
+                            builder.add(
+                                builder.mul(builder.add(first_row, index(i)), stride), first_col
+                            )
+                        ],
+                    ),
+                    vector.as_pointer(),
+                )
+                for i in range(width)
+            ]
+
+        loads = tile_pointers(src, source, as_index(row, sig.args[1]), as_index(col, sig.args[2]))
+        rows = [builder.load(pointer, align=align) for pointer in loads]
+        step = 1
+        while step < width:
+            low = [lane if not lane & step else width + lane - step for lane in range(width)]
+            high = [lane + step if not lane & step else width + lane for lane in range(width)]
+            mask_type = ir.VectorType(ir.IntType(32), width)
+            for i in range(width):
+                if i & step:
+                    continue
+                a, b = rows[i], rows[i + step]
+                rows[i] = builder.shuffle_vector(a, b, ir.Constant(mask_type, low))
+                rows[i + step] = builder.shuffle_vector(a, b, ir.Constant(mask_type, high))
+            step *= 2
+        stores = tile_pointers(
+            dst, target, as_index(target_row, sig.args[4]), as_index(target_col, sig.args[5])
+        )
+        for value, pointer in zip(rows, stores, strict=True):
+            builder.store(value, pointer, align=align)
+        return context.get_dummy_value()
+
+    return signature, codegen

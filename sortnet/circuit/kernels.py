@@ -1,0 +1,293 @@
+"""Compiled straight-line kernels for comparator networks (numba), cached per network.
+
+A comparator network is a fixed program, so sortnet writes it out as Python source
+with no loops inside a row: load the ``n`` values of a row into locals, one
+compare-exchange per comparator, store the outputs. numba compiles that source
+with LLVM, over all rows with ``prange`` (both cores), and caches the machine code
+on disk, so a network is compiled once per machine.
+
+Three layouts (:mod:`sortnet.circuit.codegen`), chosen from ``n`` and the value size:
+``tiles`` (n <= 32 and a multiple of 4: blocks of 16 rows are transposed with vector
+shuffles so that each comparator is one packed min/max over 16 rows), ``rows``
+(each row's values in registers, scalar min/max; odd n and selection networks) and
+``columns`` (n >= 48: a plain transposed buffer, so 48+ values do not spill).
+
+Exactness: every comparator swaps its two values exactly when the second is
+smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
+the input row's bit patterns and equals ``np.sort`` element for element
+(``np.array_equal``). ``-0.0`` and ``0.0`` compare equal, so, as in ``np.sort``,
+their relative order among ties is unspecified; no sign is lost.
+
+Which back end runs is decided by :func:`sortnet._jit.choose_backend` (the JIT layer
+both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always
+compile) or ``numpy`` (never; the column-wise numpy executor of
+:mod:`sortnet.circuit.run` runs). In ``auto`` mode a new kernel is compiled only for
+batches of at least ``AUTO_MIN_ELEMENTS`` values (compiling takes 1-40 s, more with
+``n``); a kernel already compiled in this process or cached on disk is always used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sortnet._jit import (
+    AUTO_MIN_ELEMENTS,
+    BACKENDS,
+    Kernel,
+    KernelCache,
+    cache_dir,
+    choose_backend,
+    compile_cached,
+    import_generated,
+    numba_available,
+    on_disk,
+)
+from sortnet.circuit.codegen import (
+    BLOCK_ROWS,
+    CODEGEN_VERSION,
+    COLUMNS_MIN_N,
+    TILES_MAX_N,
+    kernel_source,
+    layout_for,
+    tile_lanes,
+)
+from sortnet.errors import SortnetError
+from sortnet.network import Network
+
+__all__ = [
+    "AUTO_MIN_ELEMENTS",
+    "BACKENDS",
+    "BLOCK_ROWS",
+    "CODEGEN_VERSION",
+    "COLUMNS_MIN_N",
+    "KERNEL_DTYPES",
+    "TILES_MAX_N",
+    "argsort_into",
+    "cache_dir",
+    "cache_info",
+    "choose_backend",
+    "clear_cache",
+    "get_kernel",
+    "kernel_source",
+    "layout_for",
+    "numba_available",
+    "sort_into",
+    "tile_lanes",
+    "use_kernel",
+]
+
+#: numba compiles these dtypes; others (float16, byte-swapped) take the numpy path.
+KERNEL_DTYPES = frozenset(
+    np.dtype(code) for code in ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
+)
+
+_modules: dict[tuple[Any, ...], Any] = {}
+#: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
+CACHE = KernelCache("circuit", also_clear=[_modules])
+_lock = CACHE.lock
+
+
+def _source_path(source: str) -> Path:
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    return cache_dir() / f"sortnet_kernel_{digest}.py"
+
+
+def _module_key(net: Network, kind: str, layout: str | None, itemsize: int) -> tuple[Any, ...]:
+    layout = "rows" if kind == "argsort" else (layout or layout_for(net, itemsize))
+    # Only the tiles layout depends on the value size (its tile width).
+    size = itemsize if layout == "tiles" else 0
+    return (kind, layout, size, net.n, tuple(net.comparators), tuple(net.output_wires))
+
+
+def _load_module(
+    net: Network, kind: str, layout: str | None, itemsize: int, *, fresh: bool = False
+) -> Any:
+    """Write (once) and import the generated module of ``net``; cached in memory.
+
+    ``fresh`` imports it again (new dispatchers, which read numba's disk cache anew).
+    """
+    key = _module_key(net, kind, layout, itemsize)
+    module = None if fresh else _modules.get(key)
+    if module is not None:
+        return module
+    source = kernel_source(net, kind, key[1], itemsize)
+    module = import_generated(source, _source_path(source).stem)
+    _modules[key] = module
+    return module
+
+
+def _disk_cached(net: Network, kind: str, itemsize: int) -> bool:
+    """Whether numba has machine code for this network on disk (so no compile is needed)."""
+    return on_disk(_source_path(kernel_source(net, kind, None, itemsize)).stem)
+
+
+def get_kernel(
+    net: Network,
+    dtype: Any,
+    *,
+    kind: str = "sort",
+    parallel: bool = True,
+    layout: str | None = None,
+) -> Kernel:
+    """The compiled kernel ``kernel(X, Y)`` of ``net`` for ``dtype`` (cached).
+
+    The cache key is ``(kind, layout, n, comparators, outputs, dtype, parallel)``: two
+    networks with the same comparators share one kernel whatever their names.
+    Compilation happens here, once per key (and is reused from disk across runs).
+
+    Parameters
+    ----------
+    net : Network
+        A comparator network.
+    dtype : numpy dtype
+        One of :data:`KERNEL_DTYPES`.
+    kind : {"sort", "argsort"}
+    parallel : bool
+        Split rows over all cores (default), or run on the calling thread only.
+    layout : {"tiles", "rows", "columns"}, optional
+        Default :func:`layout_for` ``(net, dtype.itemsize)``.
+
+    Returns
+    -------
+    callable
+        ``kernel(X, Y)`` fills ``Y`` (shape ``(batch, len(net.outputs))``, dtype
+        ``dtype`` for sort, ``intp`` for argsort) from ``X`` of shape ``(batch, n)``.
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(3, [(0, 1), (1, 2), (0, 1)])
+    >>> X = np.array([[3.0, -1.0, 2.0]])
+    >>> Y = np.empty_like(X)
+    >>> get_kernel(net, X.dtype)(X, Y)
+    >>> Y
+    array([[-1.,  2.,  3.]])
+    """
+    dtype = np.dtype(dtype)
+    if dtype not in KERNEL_DTYPES:
+        raise SortnetError(f"no compiled kernel for dtype {dtype}; the numpy executor handles it")
+    if not numba_available():
+        raise SortnetError("compiled kernels need numba (pip install numba)")
+    key = (*_module_key(net, kind, layout, dtype.itemsize), dtype.str, parallel)
+    name = "kernel_parallel" if parallel else "kernel_serial"
+
+    def load(fresh: bool) -> Kernel:
+        return getattr(  # type: ignore[no-any-return]
+            _load_module(net, kind, layout, dtype.itemsize, fresh=fresh), name
+        )
+
+    with _lock:
+        function = CACHE.lookup(key)
+        if function is None:
+            out_dtype = np.dtype(np.intp) if kind == "argsort" else dtype
+            # Compile now (or load from disk) for C-contiguous arrays, the common case
+            # (other layouts compile on first call); a damaged disk cache entry is
+            # discarded and rebuilt, with a warning.
+            source = kernel_source(net, kind, key[1], dtype.itemsize)
+            function = compile_cached(
+                _source_path(source).stem,
+                load,
+                np.zeros((1, net.n), dtype),
+                np.zeros((1, len(net.outputs)), out_dtype),
+            )
+            CACHE.store(key, function)
+    return function  # type: ignore[no-any-return]
+
+
+def use_kernel(
+    X: np.ndarray, net: Network, *, kind: str = "sort", backend: str | None = None
+) -> bool:
+    """Whether the compiled kernel should run ``net`` on ``X`` (see the module notes).
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(2, [(0, 1)])
+    >>> use_kernel(np.zeros((4, 2)), net, backend="numpy")
+    False
+    """
+    chosen = choose_backend(backend)
+    if chosen == "numpy" or X.dtype not in KERNEL_DTYPES or net.kind != "comparator":
+        return False
+    if chosen == "numba":
+        return True
+    flags = getattr(X, "flags", None)  # a dask array has none; its chunks are made contiguous
+    if flags is not None and not flags.c_contiguous:
+        # The kernel would need a C-contiguous copy of the whole batch (sort_into makes
+        # one when the kernel is forced); the numpy path needs one block at a time.
+        return False
+    if X.size >= AUTO_MIN_ELEMENTS:
+        return True
+    if flags is not None and not flags.writeable:
+        # numba compiles read-only arrays as another type: a cached kernel does not cover
+        # them, and a small batch is not worth that compilation.
+        return False
+    key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
+    if any(done[:-1] == key for done in CACHE):  # type: ignore[index]
+        return True
+    return _disk_cached(net, kind, X.dtype.itemsize)
+
+
+def sort_into(
+    X: np.ndarray,
+    net: Network,
+    out: np.ndarray,
+    *,
+    backend: str | None = None,
+    parallel: bool = True,
+    kind: str = "sort",
+) -> bool:
+    """Run the compiled kernel of ``net`` from ``X`` into ``out`` if it should run.
+
+    ``X`` must already be checked (shape ``(batch, n)``, no NaN). Returns False,
+    leaving ``out`` untouched, when :func:`use_kernel` says the numpy path should run.
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(2, [(0, 1)])
+    >>> X = np.array([[2, 1], [0, 5]]); out = np.empty_like(X)
+    >>> sort_into(X, net, out, backend="numba"), out.tolist()
+    (True, [[1, 2], [0, 5]])
+    """
+    if not use_kernel(X, net, kind=kind, backend=backend):
+        return False
+    kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
+    # The kernels are compiled for C-contiguous arrays (the tiles layout loads rows
+    # as vectors and has no other form): copy a Fortran-ordered or strided batch.
+    X = np.ascontiguousarray(X)
+    target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
+    if parallel:
+        with _lock:  # numba's thread pool must not be entered from two threads at once
+            kernel(X, target)
+    else:
+        kernel(X, target)
+    if target is not out:
+        out[...] = target
+    return True
+
+
+def argsort_into(
+    X: np.ndarray,
+    net: Network,
+    out: np.ndarray,
+    *,
+    backend: str | None = None,
+    parallel: bool = True,
+) -> bool:
+    """Like :func:`sort_into` for the stable argsort kernel (``out`` of dtype ``intp``).
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(2, [(0, 1)])
+    >>> X = np.array([[2, 1], [3, 3]]); out = np.empty(X.shape, np.intp)
+    >>> argsort_into(X, net, out, backend="numba"), out.tolist()
+    (True, [[1, 0], [0, 1]])
+    """
+    return sort_into(X, net, out, backend=backend, parallel=parallel, kind="argsort")
+
+
+#: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
+cache_info = CACHE.info
+clear_cache = CACHE.clear

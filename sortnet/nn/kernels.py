@@ -1,0 +1,220 @@
+"""The numba engine of the neural executor: one straight-line kernel per compiled model.
+
+Compiled weights are very sparse (a comparator unit reads two inputs), so a dense
+product spends most of its work on zeros. This module writes the model out as
+Python source with one statement per unit, built from its **non-zero** weights
+only, and lets numba compile it::
+
+    z3_5 = lin(h2_1, k0, h2_4, k1, z2_9, k2)    # z = W v + b: k0 * h2_1 + k1 * h2_4 + ...
+    h3_5 = max(z3_5, k3)                         # the unit's activation (k3 = 0)
+
+How the source is written, and why it computes what the layers do:
+:mod:`sortnet.nn.codegen`. The kernel is serial and releases the GIL; the
+executor runs chunks on its own threads.
+
+Caching and size. Kernels are cached in memory per model (keyed by a hash of the
+weights, biases, activations, dtype and
+:data:`~sortnet.nn.codegen.CODEGEN_VERSION`) and on disk by
+numba (the source goes to :func:`sortnet._jit.cache_dir`), so a model compiles
+once per machine. Compiling is the cost: about 3 s for bitonic n=16 and 12 s for
+n=32 with ``relu`` (LLVM's time grows with the straight-line code). Models with
+more than :data:`MAX_TERMS` non-zero weights are therefore not compiled and run
+on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sortnet import _jit
+from sortnet._jit import Kernel, KernelCache, compile_cached, import_generated, numba_available
+from sortnet.errors import SortnetError
+from sortnet.nn.codegen import CODEGEN_VERSION, csr, kernel_source
+
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
+
+ENGINES = _jit.BACKENDS
+#: Models with more non-zero weights than this run on numpy (compile time ~ code size).
+MAX_TERMS = 8192
+
+# Per model object; weak, and not in the model's memo, so a pickled model (dask) carries
+# no kernel.
+_by_model: weakref.WeakKeyDictionary[CompiledModel, dict[np.dtype, Kernel]] = (
+    weakref.WeakKeyDictionary()
+)
+#: Compiled kernels by (weights digest, dtype).
+CACHE = KernelCache("nn", also_clear=[_by_model])
+_lock = CACHE.lock
+
+
+def choose_engine(engine: str | None = None) -> str:
+    """The engine to use: ``engine``, else ``$SORTNET_KERNEL``, else ``"auto"``.
+
+    The same rule as the circuit kernels (:func:`sortnet._jit.choose_backend`).
+
+    Examples
+    --------
+    >>> choose_engine("numpy")
+    'numpy'
+    >>> choose_engine("gpu")
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: unknown kernel back end 'gpu'; choose auto, numba or numpy
+    """
+    return _jit.choose_backend(engine)
+
+
+def terms(model: CompiledModel) -> int:
+    """Number of non-zero weights the generated code would contain (its size).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> terms(compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "abs"))
+    8
+    """
+    matrices = [m for layer in model.layers for m in layer.matrices().values()]
+    # Models are immutable: count once.
+    return int(model.memo("numba terms", lambda: sum(int(csr(m).nnz) for m in matrices)))
+
+
+def compilable(model: CompiledModel) -> bool:
+    """Whether the numba engine runs ``model`` (at most :data:`MAX_TERMS` terms).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> compilable(compilers.compile(sortnet.network("bitonic", 8), "relu"))
+    True
+    """
+    return terms(model) <= MAX_TERMS
+
+
+def fingerprint(model: CompiledModel, dtype: Any) -> str:
+    """Hash of everything the kernel computes from: weights, biases, activations, dtype.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "abs")
+    >>> fingerprint(model, np.float32) == fingerprint(model, np.float64)
+    False
+    """
+    dtype = np.dtype(dtype)
+    return str(model.memo(("numba digest", dtype), lambda: _fingerprint(model, dtype)))
+
+
+def _fingerprint(model: CompiledModel, dtype: np.dtype) -> str:
+    digest = hashlib.sha256(f"{CODEGEN_VERSION} {dtype.str}".encode())
+    for layer in model.layers:
+        digest.update(("|".join(layer.activations) + ";").encode())
+        digest.update(np.ascontiguousarray(layer.bias, dtype=np.float64).tobytes())
+        for name, matrix in layer.matrices().items():
+            sparse = csr(matrix)
+            digest.update(f"{name}{sparse.shape}".encode())
+            for part in (sparse.indptr, sparse.indices, sparse.data):
+                digest.update(np.ascontiguousarray(part).tobytes())
+    return digest.hexdigest()[:24]
+
+
+def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
+    """The compiled kernel ``kernel(X, Y)`` of ``model`` for ``dtype`` (cached).
+
+    Compiles (or loads numba's disk cache) on first use; later calls with the same
+    weights, from this model or an equal one, reuse it.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
+    >>> get_kernel(model, X.dtype)(X, Y); Y
+    array([[-1.,  0.,  2.,  3.]])
+    """
+    dtype = np.dtype(dtype)
+    if not numba_available():
+        raise SortnetError("the numba engine needs numba (pip install numba)")
+    if not compilable(model):
+        raise SortnetError(
+            f"model has {terms(model)} non-zero weights, more than the numba engine "
+            f"compiles ({MAX_TERMS}); use engine='numpy'"
+        )
+    with _lock:
+        cached = _by_model.get(model, {}).get(dtype)
+        if cached is not None:
+            CACHE.hit()
+            return cached
+    digest = fingerprint(model, dtype)
+    with _lock:
+        kernel = CACHE.lookup((digest, dtype.str))
+        if kernel is None:
+            source, stem = kernel_source(model, dtype), f"sortnet_model_{digest}"
+            # Compile now (or load from disk) for C-contiguous arrays, the case we call;
+            # a damaged disk cache entry is discarded and rebuilt (with a warning).
+            kernel = compile_cached(
+                stem,
+                lambda fresh: import_generated(source, stem).kernel,  # always a fresh import
+                np.zeros((1, model.n), dtype),
+                np.zeros((1, model.n_outputs), dtype),
+            )
+            CACHE.store((digest, dtype.str), kernel)
+        _by_model.setdefault(model, {})[dtype] = kernel
+    return kernel
+
+
+def is_compiled(model: CompiledModel, dtype: Any) -> bool:
+    """Whether a kernel for ``model`` in ``dtype`` is ready in this process or on disk.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> _ = get_kernel(model, np.float64); is_compiled(model, np.float64)
+    True
+    """
+    dtype = np.dtype(dtype)
+    if dtype in _by_model.get(model, {}):
+        return True
+    digest = fingerprint(model, dtype)
+    if (digest, dtype.str) in CACHE:
+        return True
+    return _jit.on_disk(f"sortnet_model_{digest}")
+
+
+def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bool:
+    """Whether ``batch`` (already checked, C-contiguous) runs on the numba engine.
+
+    ``"numba"`` always (refusing models above :data:`MAX_TERMS`), ``"numpy"``
+    never; ``"auto"`` when the model is compilable and either its kernel is
+    already compiled (here or on disk) or the batch has at least
+    :data:`sortnet._jit.AUTO_MIN_ELEMENTS` values, so small one-off runs skip the compile.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> use_numba(model, np.zeros((2, 4)), "numpy")
+    False
+    """
+    chosen = choose_engine(engine)
+    if chosen == "numpy":
+        return False
+    if chosen == "numba":
+        return True
+    if not compilable(model):
+        return False
+    if batch.size >= _jit.AUTO_MIN_ELEMENTS:
+        return True
+    # numba compiles read-only arrays as another type, which a cached kernel does not
+    # cover: a small read-only batch is not worth that compilation.
+    return batch.flags.writeable and is_compiled(model, batch.dtype)
+
+
+#: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
+cache_info = CACHE.info
+clear_cache = CACHE.clear
