@@ -255,9 +255,17 @@ def _read_text(path: Path) -> str:
             ) from None
         if data.startswith(b"\x93NUMPY"):
             raise NetworkFormatError(f"{path}: a numpy .npy array, not a network file") from None
-        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")) and _decodes(data, "utf-16"):
             raise NetworkFormatError(f"{path}: UTF-16 text; save the file as UTF-8") from None
         raise NetworkFormatError(f"{path}: not a UTF-8 text file ({error.reason})") from None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _file_kind(mode: int) -> str:
