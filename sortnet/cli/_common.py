@@ -161,6 +161,27 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """An argparse ``type=`` for limits in seconds: finite numbers ``> 0``.
+
+    Examples
+    --------
+    >>> positive_float("2.5")
+    2.5
+    >>> positive_float("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a number > 0, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
 def nonnegative_int(text: str) -> int:
     """An argparse ``type=`` for seeds: integers ``>= 0``.
 
