@@ -93,10 +93,13 @@ class BenchConfig:
         check_executors(self.executors)
         if self.rows < 1:
             raise SortnetError(f"--rows must be at least 1, got {self.rows}")
+        if self.repeats < 1:
+            raise SortnetError(f"--repeats must be at least 1, got {self.repeats}")
+        if self.warmup < 0:
+            raise SortnetError(f"--warmup must be 0 or more, got {self.warmup}")
         for name, value in (("--repeats", self.repeats), ("--warmup", self.warmup)):
-            low = 1 if name == "--repeats" else 0
-            if not low <= value <= MAX_REPEATS:
-                raise SortnetError(f"{name} must be in {low}..{MAX_REPEATS}, got {value}")
+            if value > MAX_REPEATS:
+                raise SortnetError(f"{name} must be at most {MAX_REPEATS}, got {value}")
         bad = [n for n in self.sizes if n < 1]
         if bad:
             raise SortnetError(f"--n values must be at least 1, got {bad}")
