@@ -8,7 +8,9 @@ never the temporary file.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -76,7 +78,29 @@ def atomic_write(
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
+    except OSError as error:  # name the user's path; a short write on a full disk is ENOSPC
+        disk_full = _short_write(error) and _free_bytes(folder) < _short_write(error)
+        Path(temporary).unlink(missing_ok=True)
+        if disk_full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from error
+        if not error.filename:
+            error.filename = str(target)
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _short_write(error: OSError) -> int:
+    """Bytes numpy could not write (its "N requested and M written" carries no errno)."""
+    match = re.fullmatch(r"(\d+) requested and (\d+) written", str(error))
+    return int(match[1]) - int(match[2]) if error.errno is None and match else 0
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        info = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return 1 << 62
+    return info.f_bavail * info.f_frsize
