@@ -26,6 +26,7 @@ exit code 2.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from sortnet.errors import SortnetError
@@ -129,10 +130,8 @@ def parse_wire_count(text: str) -> int:
     ...
     sortnet.errors.SortnetError: N must be an integer >= 1, got 'sixteen'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    # ASCII digits only: int() also takes "٣", " 4" and "1_000".
+    value = int(text) if re.fullmatch(r"[0-9]+", text) else 0
     if value < 1:
         raise SortnetError(f"N must be an integer >= 1, got {text!r}")
     return value

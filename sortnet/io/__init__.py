@@ -246,8 +246,10 @@ def _read_text(path: Path) -> str:
         data = stream.read(MAX_FILE_BYTES + 1)  # the size may change (or lie, as in /proc)
     if len(data) > MAX_FILE_BYTES:
         raise NetworkFormatError(f"{path}: {_too_big(len(data))}+")
+    if data.startswith(b"PK\x03\x04"):  # a zip archive: most likely a compiled model (.npz)
+        raise NetworkFormatError(f"{path}: a zip archive (a compiled model?), not a network file")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not content
     except UnicodeDecodeError as error:
         if data.startswith(b"PK"):  # a zip archive: most likely a compiled model (.npz)
             raise NetworkFormatError(

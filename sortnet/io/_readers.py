@@ -42,9 +42,14 @@ def from_sortnet_json(data: dict[str, Any], label: str, n: int | None) -> Networ
     descending = data.get("descending", False)
     if not isinstance(descending, bool):
         raise NetworkFormatError(f"{label}: field 'descending' must be true or false")
-    metadata = data.get("metadata") or {}
+    metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
         raise NetworkFormatError(f"{label}: field 'metadata' must be an object")
+    for field in ("name", "family"):
+        if not isinstance(data.get(field), (str, type(None))):
+            raise NetworkFormatError(
+                f"{label}: field {field!r} must be a string or null, got {_clip(repr(data[field]))}"
+            )
     extra = {k: v for k, v in metadata.items() if k not in RESERVED}
     if data.get("family") is not None:
         extra["family"] = data["family"]
@@ -109,7 +114,9 @@ def from_pair_list(text: str, label: str, n: int | None, stem: str) -> Network:
         pair = []
         for token in (first, second):
             where = f"{label}: pair {index} {_clip(shown)}: wire {_clip(token)!r}"
-            if re.fullmatch(r"\s*[+-]?\d+\s*", token) and len(token.strip().lstrip("+-")) > 20:
+            if not re.fullmatch(r"[+-]?[0-9]+", token):  # int() takes "٣" and "1_0" too
+                raise NetworkFormatError(f"{where} is not an integer")
+            if len(token.lstrip("+-")) > 20:
                 # Checked before int(): a 5000-digit token would hit Python's digit limit.
                 raise NetworkFormatError(
                     f"{where} is more than sortnet's limit of {MAX_WIRES} wires"
@@ -198,6 +205,8 @@ def _outputs(value: object, label: str, wires: int) -> dict[int, int]:
             and all(type(v) is int and 0 <= v < wires for v in pair)
         ):
             raise NetworkFormatError(f"{problem}; got {_clip(repr(pair))}")
+        if pair[0] in mapping:
+            raise NetworkFormatError(f"{label}: field 'outputs' lists position {pair[0]} twice")
         mapping[pair[0]] = pair[1]
     return mapping
 
