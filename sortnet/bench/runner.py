@@ -173,13 +173,18 @@ def check_batch_memory(rows: int, sizes: Iterable[int], dtype: str, option: str 
         if need > limit:
             fits = limit // batch_bytes(1, n, dtype)
             raise TooMuchWorkError(
-                f"a batch of {rows} rows x {n} wires ({dtype}) needs about {need / 2**30:.1f} GiB "
-                "(input, reference and outputs), more than the limit of "
-                f"{limit / 2**30:.1f} GiB (half of this machine's memory); "
+                f"a batch of {rows} rows x {n} wires ({dtype}) needs about {_size(need)} "
+                f"(input, reference and outputs), more than the limit of {_size(limit)} "
+                "(half of this machine's memory); "
                 + (f"lower {option} to at most {fits}" if fits >= 1 else "use fewer wires (--n)"),
                 estimate=need,
                 limit=limit,
             )
+
+
+def _size(count: int) -> str:
+    """Bytes for a message: GiB from 1 GiB up, else MiB."""
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 
 def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:

@@ -296,8 +296,7 @@ def _parse_json(text: str, label: str) -> Any:
         if "digits" not in str(error):
             raise
         raise NetworkFormatError(
-            f"{label}: a number in the JSON has more than "
-            f"{sys.get_int_max_str_digits()} digits"
+            f"{label}: a number in the JSON has more than {sys.get_int_max_str_digits()} digits"
         ) from None
 
 

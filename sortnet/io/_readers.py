@@ -172,8 +172,7 @@ def _pairs(value: object, field: str, label: str, wires: int) -> list[Comparator
         for wire in pair:
             if isinstance(wire, bool) or not isinstance(wire, int):
                 raise NetworkFormatError(
-                    f"{label}: {field}[{index}] {shown}: wire {_clip(repr(wire))} "
-                    "is not an integer"
+                    f"{label}: {field}[{index}] {shown}: wire {_clip(repr(wire))} is not an integer"
                 )
             if abs(wire) > MAX_WIRES:  # the general check below would print all its digits
                 raise NetworkFormatError(
@@ -214,8 +213,7 @@ def _outputs(value: object, label: str, wires: int) -> dict[int, int]:
 def _check_count(data: dict[str, Any], field: str, actual: int, label: str) -> None:
     if field in data and data[field] != actual:
         raise NetworkFormatError(
-            f"{label}: field {field!r} says {_clip(repr(data[field]))} "
-            f"but the network has {actual}"
+            f"{label}: field {field!r} says {_clip(repr(data[field]))} but the network has {actual}"
         )
 
 
