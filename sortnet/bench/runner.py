@@ -109,7 +109,7 @@ class BenchConfig:
                 f"--n values must be at most {MAX_WIRES} (sortnet's limit of wires), got {big}"
             )
         try:
-            kind = np.dtype(self.dtype).kind
+            kind: str = np.dtype(self.dtype).kind
         except TypeError:
             kind = "?"
         if kind not in "fiu":

@@ -190,9 +190,8 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and write its outputs; 1 if an executor was not exact."""
     from sortnet.bench import report, run_benchmark, run_dask_benchmark
-    from sortnet.progress import progress
-
     from sortnet.bench.runner import check_batch_memory
+    from sortnet.progress import progress
 
     config = _config(args)
     config.validate()

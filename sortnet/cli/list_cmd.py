@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any
@@ -55,10 +56,9 @@ def family_rows(n: int) -> list[dict[str, Any]]:
     for name, spec in FAMILIES.items():
         size = depth = None
         if spec.max_n is None or n <= spec.max_n:
-            try:
+            # Past the comparator limit the family is shown as unsupported.
+            with contextlib.suppress(SortnetError):
                 size, depth = size_and_depth(name, n)
-            except SortnetError:  # past the comparator limit: shown as unsupported
-                pass
         rows.append(
             {"family": name, "description": spec.summary, "n": n, "size": size, "depth": depth}
         )
