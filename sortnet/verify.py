@@ -38,11 +38,16 @@ _CHUNK_WORDS = 1 << 15
 #: machine, 2 cores both busy (load average 3): bubble n=42, 44, 46 ran 0.50, 2.25 and
 #: 10.0 G operations in 1.45, 4.5 and 19.3 s, 1.6-1.9 ns each including planning.
 #: Networks with more prefix reduction (Sort_64_521_21: 3.4 ns) spend relatively more
-#: on planning, which the estimate ignores: it is meant to separate seconds from days.
+#: on planning, which the estimate ignores (bounded by PREFIX_BUDGET: 0.01-0.5 s for the
+#: n = 24..44 SorterHunter files and bubble 32/40, 2.6 s for odd-even-transposition 40);
+#: at n = 24..40 the suffix work is tiny (SorterHunter Sort_24..Sort_40: n + 1 patterns,
+#: under 0.1 s; bubble 40: 1.1e8 operations, estimated 0.2 s, ran 0.8 s with planning).
+#: The estimate is meant to separate seconds from days, not to time a run to the second.
 SECONDS_PER_OP = 2e-9
 #: Seconds per word and comparator of the randomized check, including drawing the
 #: patterns and sorting the random permutations: 8-29 ns measured (bubble 64,
-#: bitonic 256, bubble 16 on 2**24, 2**22, 2**26 samples); the estimate takes the top.
+#: bitonic 256, bubble 16 on 2**24, 2**22, 2**26 samples; bitonic 1024 on 2**20: 11 ns,
+#: 6.6 s against an estimate of 17.9 s); the estimate takes the top.
 SECONDS_PER_RANDOM_OP = 3e-8
 #: Refuse a check estimated to take longer than this unless ``max_seconds`` says more.
 DEFAULT_MAX_SECONDS = 600.0
