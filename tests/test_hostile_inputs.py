@@ -206,6 +206,7 @@ def test_a_utf8_byte_order_mark_is_not_content(tmp_path: Path) -> None:
 @pytest.mark.parametrize("n", [" 4", "\u0663", "1_0"])
 def test_cli_n_must_be_ascii_digits(n: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert f"N must be an integer >= 1, got {n!r}" in _usage_error(capsys, "info", "bubble", n)
+    assert f"must be an integer >= 1, got {n!r}" in _usage_error(capsys, "demo", "--n", n)
 
 
 def test_cli_list_past_the_wire_limit(capsys: pytest.CaptureFixture[str]) -> None:

@@ -151,10 +151,7 @@ def positive_int(text: str) -> int:
     ...
     argparse.ArgumentTypeError: must be an integer >= 1, got '0'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = int(text) if re.fullmatch(r"[0-9]+", text) else 0  # not "٣", " 4" or "1_0"
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
     return value
@@ -193,10 +190,7 @@ def nonnegative_int(text: str) -> int:
     ...
     argparse.ArgumentTypeError: must be an integer >= 0, got '-1'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
+    value = int(text) if re.fullmatch(r"[0-9]+", text) else -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
     return value
