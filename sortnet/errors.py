@@ -33,3 +33,17 @@ class InputError(SortnetError):
 
 class ModelFormatError(SortnetError):
     """A model file is corrupt, truncated, foreign, modified or from an unknown format version."""
+
+
+class TooMuchWorkError(SortnetError):
+    """A job would take too long or need too much memory; refused before it starts.
+
+    The message gives the estimate, the limit and how to ask for less (fewer rows,
+    a randomized check, another file format). ``estimate`` and ``limit`` hold the
+    two numbers (seconds or bytes, as the message says).
+    """
+
+    def __init__(self, message: str, *, estimate: float, limit: float) -> None:
+        super().__init__(message)
+        self.estimate = estimate
+        self.limit = limit

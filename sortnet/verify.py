@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from sortnet import nodes, zero_one
-from sortnet.errors import InputError, SortnetError
+from sortnet.errors import InputError, SortnetError, TooMuchWorkError
 from sortnet.network import Network
 from sortnet.progress import progress as progress_bar
 from sortnet.select import KSpec, rank_position, resolve_k, select
@@ -33,6 +33,28 @@ AUTO_WORK_BUDGET = 1 << 33
 #: Largest ``n`` the exhaustive check handles (patterns are 64-bit masks).
 MAX_EXHAUSTIVE_N = 64
 _CHUNK_WORDS = 1 << 15
+#: Seconds per word-comparator operation of the exhaustive check (one AND and one OR
+#: on 64 patterns), the rate its time estimate uses. Measured on the development
+#: machine, 2 cores both busy (load average 3): bubble n=42, 44, 46 ran 0.50, 2.25 and
+#: 10.0 G operations in 1.45, 4.5 and 19.3 s, 1.6-1.9 ns each including planning.
+#: Networks with more prefix reduction (Sort_64_521_21: 3.4 ns) spend relatively more
+#: on planning, which the estimate ignores (bounded by PREFIX_BUDGET: 0.01-0.5 s for the
+#: n = 24..44 SorterHunter files and bubble 32/40, 2.6 s for odd-even-transposition 40);
+#: at n = 24..40 the suffix work is tiny (SorterHunter Sort_24..Sort_40: n + 1 patterns,
+#: under 0.1 s; bubble 40: 1.1e8 operations, estimated 0.2 s, ran 0.8 s with planning).
+#: The estimate is meant to separate seconds from days, not to time a run to the second.
+SECONDS_PER_OP = 2e-9
+#: Seconds per word and comparator of the randomized check, including drawing the
+#: patterns and sorting the random permutations: 8-29 ns measured (bubble 64,
+#: bitonic 256, bubble 16 on 2**24, 2**22, 2**26 samples; bitonic 1024 on 2**20: 11 ns,
+#: 6.6 s against an estimate of 17.9 s); the estimate takes the top.
+SECONDS_PER_RANDOM_OP = 3e-8
+#: Refuse a check estimated to take longer than this unless ``max_seconds`` says more.
+DEFAULT_MAX_SECONDS = 600.0
+#: Show a progress bar (stderr) for checks estimated past this, even off a terminal.
+LONG_SECONDS = 10.0
+#: Rows per batch of the randomized check's permutations (bounds their memory).
+_PERMUTATION_ROWS = 1 << 16
 
 
 @dataclass(frozen=True, repr=False)
@@ -101,6 +123,7 @@ def verify(
     samples: int = DEFAULT_SAMPLES,
     seed: int | None = None,
     progress: bool | None = None,
+    max_seconds: float | None = DEFAULT_MAX_SECONDS,
 ) -> VerificationResult:
     """Check that ``net`` sorts, or that its output ``k`` holds the k-th smallest.
 
@@ -123,11 +146,25 @@ def verify(
     seed : int, optional
         Seed of the randomized check.
     progress : bool or None
-        Show a progress bar (None: only when stderr is a terminal).
+        Show a progress bar on stderr (None: when stderr is a terminal, or when the
+        check is estimated to take more than :data:`LONG_SECONDS`).
+    max_seconds : float or None
+        Refuse, before starting, a check estimated to take longer (None: no limit).
+        The estimate counts the word operations left after the prefix reduction at
+        :data:`SECONDS_PER_OP` each (randomized: :data:`SECONDS_PER_RANDOM_OP`).
 
     Returns
     -------
     VerificationResult
+
+    Raises
+    ------
+    TooMuchWorkError
+        If the estimated time is past ``max_seconds``; the message says how long
+        the check would take (``error.estimate`` seconds).
+    InputError
+        For bad ``samples``, ``seed``, ``exhaustive`` or ``max_seconds``, or an
+        exhaustive check asked for ``n > 64``.
 
     Examples
     --------
@@ -140,6 +177,11 @@ def verify(
     (0, 1, 0, 1)
     >>> verify(broken, k=4).ok  # the maximum is right even so
     True
+    >>> from sortnet.generators import bubble
+    >>> verify(bubble(64), exhaustive=True)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.TooMuchWorkError: exhaustive verification of bubble-64 would take about ...
     """
     start = time.perf_counter()
     if not isinstance(net, Network) or net.kind != nodes.COMPARATOR_KIND:
@@ -150,6 +192,12 @@ def verify(
         raise InputError(f"seed must be an integer >= 0 or None, got {seed!r}")
     if exhaustive not in (None, True, False):
         raise InputError(f"exhaustive must be True, False or None, got {exhaustive!r}")
+    if max_seconds is not None and (
+        isinstance(max_seconds, bool)
+        or not isinstance(max_seconds, (int, float))
+        or not max_seconds > 0
+    ):
+        raise InputError(f"max_seconds must be a positive number or None, got {max_seconds!r}")
     net, ranked, k_checked = _target(net, k)
     n, comparators = net.n, net.comparators
     check = zero_one.make_check(n, ranked)
@@ -160,16 +208,69 @@ def verify(
         raise InputError(
             f"exhaustive verification needs n <= {MAX_EXHAUSTIVE_N} (2**n patterns), got n={n}"
         )
-    if plan is not None and (exhaustive or _work(plan, check) <= AUTO_WORK_BUDGET):
-        ok, checked, evaluated, cex_mask = _run_exhaustive(plan, check, progress)
+    work = None if plan is None else _work(plan, check)
+    if plan is not None and work is not None and (exhaustive or work <= AUTO_WORK_BUDGET):
+        seconds = work * SECONDS_PER_OP
+        _check_time(net, "exhaustive verification", seconds, max_seconds, f"{work:.3g} word")
+        show = _show_progress(progress, seconds)
+        ok, checked, evaluated, cex_mask = _run_exhaustive(plan, check, show)
         cex = None if cex_mask is None else _mask_to_row(cex_mask, n)
         proof = True
     else:
-        ok, checked, cex = _run_randomized(net, check, samples, seed, progress)
+        ops = math.ceil(samples / 64) * (len(comparators) + 8 * n)
+        seconds = ops * SECONDS_PER_RANDOM_OP
+        _check_time(net, "randomized verification", seconds, max_seconds, f"{ops:.3g} random")
+        show = _show_progress(progress, seconds)
+        ok, checked, cex = _run_randomized(net, check, samples, seed, show)
         evaluated, proof = checked, False
     return VerificationResult(
         ok, proof, checked, cex, k_checked, time.perf_counter() - start, evaluated
     )
+
+
+def _check_time(
+    net: Network, what: str, seconds: float, max_seconds: float | None, ops: str
+) -> None:
+    """Refuse a check estimated to take longer than ``max_seconds``, before it starts."""
+    if max_seconds is None or seconds <= max_seconds:
+        return
+    hint = (
+        "use the randomized check (exhaustive=False; not a proof)"
+        if what.startswith("exhaustive")
+        else "take fewer samples"
+    )
+    raise TooMuchWorkError(
+        f"{what} of {net.name or f'a network on {net.n} wires'} would take about "
+        f"{describe_seconds(seconds)} ({ops} operations), more than "
+        f"max_seconds={max_seconds:g}; {hint}, or raise max_seconds",
+        estimate=seconds,
+        limit=max_seconds,
+    )
+
+
+def _show_progress(progress: bool | None, seconds: float) -> bool | None:
+    """A bar when asked, else when stderr is a terminal or the check will be long."""
+    if progress is not None:
+        return progress
+    return True if seconds > LONG_SECONDS else None
+
+
+def describe_seconds(seconds: float) -> str:
+    """A duration in the largest unit that keeps it at least 1, for messages.
+
+    Examples
+    --------
+    >>> describe_seconds(12), describe_seconds(10_800), describe_seconds(1.1e7)
+    ('12 seconds', '3 hours', '127 days')
+    >>> describe_seconds(1e12)
+    '31688 years'
+    """
+    for unit, size in (("years", 365.25 * 86400), ("days", 86400), ("hours", 3600)):
+        if seconds >= 2 * size or (unit == "hours" and seconds >= size):
+            return f"{seconds / size:.0f} {unit}"
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} seconds"
 
 
 def _describe(value: object) -> str:
@@ -314,13 +415,17 @@ def _run_randomized(
         column = (blocks[index] >> np.uint64(bit)) & np.uint64(1)
         return False, examined, tuple(int(value) for value in column)
     rng = np.random.default_rng(seeds[-1])
-    rows = rng.permuted(np.tile(np.arange(n), (max(1, samples // 64), 1)), axis=1)
-    out = _run_rows(rows, net)
     want = np.array([rank_position(net, position) for position in net.outputs])
-    bad = np.flatnonzero((out != want[None, :]).any(axis=1))
-    if bad.size:
-        return False, examined + int(bad[0]) + 1, tuple(int(v) for v in rows[bad[0]])
-    return True, examined + len(rows), None
+    total = max(1, samples // 64)
+    # In batches: samples // 64 rows of n int64 at once could exceed memory.
+    for start in range(0, total, _PERMUTATION_ROWS):
+        count = min(_PERMUTATION_ROWS, total - start)
+        rows = rng.permuted(np.tile(np.arange(n), (count, 1)), axis=1)
+        out = _run_rows(rows, net)
+        bad = np.flatnonzero((out != want[None, :]).any(axis=1))
+        if bad.size:
+            return False, examined + start + int(bad[0]) + 1, tuple(int(v) for v in rows[bad[0]])
+    return True, examined + total, None
 
 
 def _run_rows(rows: np.ndarray, net: Network) -> np.ndarray:

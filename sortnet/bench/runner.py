@@ -13,6 +13,7 @@ the peak memory of one call (see :func:`sortnet.bench.machine.peak_memory`).
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -30,8 +31,12 @@ from sortnet.bench.executors import (
     reference,
 )
 from sortnet.bench.machine import machine_info, peak_memory, resident_mb
-from sortnet.errors import SortnetError
+from sortnet.errors import SortnetError, TooMuchWorkError
 from sortnet.network import Network
+from sortnet.validate import MAX_WIRES
+
+#: Most timed (or warm-up) calls per case: more is a typo, not a benchmark.
+MAX_REPEATS = 1000
 
 #: The columns of every result row (JSON objects and CSV header), in order.
 COLUMNS = (
@@ -76,7 +81,15 @@ class BenchConfig:
     budget_s: float = 10.0
 
     def validate(self) -> None:
-        """Refuse impossible settings with a message naming the setting."""
+        """Refuse impossible settings with a message naming the setting.
+
+        Examples
+        --------
+        >>> BenchConfig(sizes=[100_000]).validate()
+        Traceback (most recent call last):
+        ...
+        sortnet.errors.SortnetError: --n values must be at most 65536 (sortnet's limit of wires), got [100000]
+        """  # noqa: E501
         check_executors(self.executors)
         if self.rows < 1:
             raise SortnetError(f"--rows must be at least 1, got {self.rows}")
@@ -84,11 +97,94 @@ class BenchConfig:
             raise SortnetError(f"--repeats must be at least 1, got {self.repeats}")
         if self.warmup < 0:
             raise SortnetError(f"--warmup must be 0 or more, got {self.warmup}")
+        for name, value in (("--repeats", self.repeats), ("--warmup", self.warmup)):
+            if value > MAX_REPEATS:
+                raise SortnetError(f"{name} must be at most {MAX_REPEATS}, got {value}")
         bad = [n for n in self.sizes if n < 1]
         if bad:
             raise SortnetError(f"--n values must be at least 1, got {bad}")
-        if np.dtype(self.dtype).kind not in "fiu":
-            raise SortnetError(f"--dtype must be a real numeric dtype, got {self.dtype}")
+        big = [n for n in self.sizes if n > MAX_WIRES]
+        if big:
+            raise SortnetError(
+                f"--n values must be at most {MAX_WIRES} (sortnet's limit of wires), got {big}"
+            )
+        try:
+            kind: str = np.dtype(self.dtype).kind
+        except TypeError:
+            kind = "?"
+        if kind not in "fiu":
+            raise SortnetError(f"--dtype must be a real numeric dtype, got {self.dtype!r}")
+        if not 0 < self.budget_s < float("inf"):
+            raise SortnetError(f"--budget must be a number of seconds > 0, got {self.budget_s}")
+        if self.seed < 0:
+            raise SortnetError(f"--seed must be 0 or more, got {self.seed}")
+
+
+def batch_bytes(rows: int, n: int, dtype: str) -> int:
+    """Peak bytes of the arrays a benchmark holds for one n.
+
+    The input, ``np.sort``'s reference output, the executor's output and the paired
+    ``np.sort`` call's output (four arrays of the batch dtype), or while drawing the
+    batch the float64 draw and its cast copy, whichever is more. Executors' own
+    working memory comes on top (the neural executor works in bounded row chunks).
+
+    Examples
+    --------
+    >>> batch_bytes(1000, 16, "float32")
+    256000
+    """
+    itemsize = np.dtype(dtype).itemsize
+    return rows * n * max(4 * itemsize, 8 + itemsize)
+
+
+def memory_limit() -> int:
+    """Bytes a benchmark batch may take: half the machine's physical memory.
+
+    Examples
+    --------
+    >>> memory_limit() > 0
+    True
+    """
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: assume a small machine
+        physical = 4 << 30
+    return int(physical // 2)
+
+
+def check_batch_memory(rows: int, sizes: Iterable[int], dtype: str, option: str = "--rows") -> None:
+    """Refuse, before allocating, a batch larger than :func:`memory_limit`.
+
+    Raises
+    ------
+    TooMuchWorkError
+        Naming the batch, its size, the limit and the largest ``rows`` that fits.
+
+    Examples
+    --------
+    >>> check_batch_memory(100_000, [100_000], "float32")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.TooMuchWorkError: a batch of 100000 rows x 100000 wires (float32) needs ...
+    """
+    limit = memory_limit()
+    for n in sorted(set(sizes), reverse=True)[:1]:
+        need = batch_bytes(rows, n, dtype)
+        if need > limit:
+            fits = limit // batch_bytes(1, n, dtype)
+            raise TooMuchWorkError(
+                f"a batch of {rows} rows x {n} wires ({dtype}) needs about {_size(need)} "
+                f"(input, reference and outputs), more than the limit of {_size(limit)} "
+                "(half of this machine's memory); "
+                + (f"lower {option} to at most {fits}" if fits >= 1 else "use fewer wires (--n)"),
+                estimate=need,
+                limit=limit,
+            )
+
+
+def _size(count: int) -> str:
+    """Bytes for a message: GiB from 1 GiB up, else MiB."""
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 
 def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:
@@ -253,6 +349,7 @@ def run_benchmark(
     [('np.sort', True), ('circuit', True)]
     """
     config.validate()
+    check_batch_memory(config.rows, config.sizes, config.dtype)
     started = time.time()
     machine = machine_info()
     results: list[dict[str, Any]] = []

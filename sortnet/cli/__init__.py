@@ -17,6 +17,7 @@ compilation finishes first).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import os
 import signal
@@ -124,12 +125,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         _silence_stdout()
         return EXIT_OK
     except OSError as error:  # e.g. a file where a folder should be, a full disk
-        where = f": {error.filename}" if error.filename else ""
-        print(f"sortnet: error: {(error.strerror or str(error)).lower()}{where}", file=sys.stderr)
+        print(f"sortnet: error: {os_error_message(error)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("sortnet: interrupted", file=sys.stderr)
         return 130
+    except (MemoryError, RecursionError) as error:  # a limit a check missed: still one line
+        what = "out of memory" if isinstance(error, MemoryError) else "input nested too deeply"
+        print(f"sortnet: error: {what} ({type(error).__name__})", file=sys.stderr)
+        return EXIT_USAGE
 
 
 def _silence_stdout() -> None:
@@ -140,3 +144,22 @@ def _silence_stdout() -> None:
         os.close(devnull)
     except (OSError, ValueError, AttributeError):  # no real stdout (e.g. under pytest)
         pass
+
+
+def os_error_message(error: OSError) -> str:
+    """One lower-case line for an ``OSError``: what went wrong and the path, if known.
+
+    Examples
+    --------
+    >>> import errno
+    >>> os_error_message(OSError(errno.ENOSPC, "No space left on device", "out/y.npy"))
+    'no space left on device: out/y.npy'
+    >>> os_error_message(OSError("80000 requested and 8176 written"))
+    'write failed: 80000 requested and 8176 written (is the disk full?)'
+    """
+    where = f": {error.filename}" if error.filename else ""
+    if error.errno == errno.ENOSPC:
+        return f"no space left on device{where}"
+    if error.errno is None and " requested and " in str(error):  # numpy's short write
+        return f"write failed: {error}{where} (is the disk full?)"
+    return f"{(error.strerror or str(error)).lower()}{where}"

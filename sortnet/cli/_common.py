@@ -26,6 +26,7 @@ exit code 2.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from sortnet.errors import SortnetError
@@ -147,10 +148,8 @@ def parse_wire_count(text: str) -> int:
     ...
     sortnet.errors.SortnetError: N must be an integer >= 1, got 'sixteen'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    # ASCII digits only: int() also takes "٣", " 4" and "1_000".
+    value = int(text) if re.fullmatch(r"[0-9]+", text) else 0
     if value < 1:
         raise SortnetError(f"N must be an integer >= 1, got {text!r}")
     return value
@@ -170,12 +169,30 @@ def positive_int(text: str) -> int:
     ...
     argparse.ArgumentTypeError: must be an integer >= 1, got '0'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = int(text) if re.fullmatch(r"[0-9]+", text) else 0  # not "٣", " 4" or "1_0"
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """An argparse ``type=`` for limits in seconds: finite numbers ``> 0``.
+
+    Examples
+    --------
+    >>> positive_float("2.5")
+    2.5
+    >>> positive_float("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be a number > 0, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
     return value
 
 
@@ -191,10 +208,7 @@ def nonnegative_int(text: str) -> int:
     ...
     argparse.ArgumentTypeError: must be an integer >= 0, got '-1'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
+    value = int(text) if re.fullmatch(r"[0-9]+", text) else -1
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
     return value

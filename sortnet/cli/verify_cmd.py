@@ -22,12 +22,19 @@ from sortnet.cli._common import (
     network_from_args,
     nonnegative_int,
     parse_wire_count,
+    positive_float,
     positive_int,
 )
-from sortnet.errors import SortnetError
+from sortnet.errors import SortnetError, TooMuchWorkError
 from sortnet.generators import FAMILIES
 from sortnet.network import Network
-from sortnet.verify import DEFAULT_SAMPLES, VerificationResult, verify
+from sortnet.verify import (
+    DEFAULT_MAX_SECONDS,
+    DEFAULT_SAMPLES,
+    VerificationResult,
+    describe_seconds,
+    verify,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -65,6 +72,14 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--seed", type=nonnegative_int, default=None, help="seed of a randomized check (>= 0)"
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=positive_float,
+        default=DEFAULT_MAX_SECONDS,
+        metavar="SECONDS",
+        help="refuse a check estimated to take longer, before starting it "
+        f"(default {DEFAULT_MAX_SECONDS:g})",
     )
     parser.add_argument(
         "--model",
@@ -105,7 +120,17 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     # Load everything first so a bad argument fails before any result is printed.
     for label, net in list(subjects(args)):
-        result = verify(net, k, exhaustive=exhaustive, samples=args.samples, seed=args.seed)
+        try:
+            result = verify(
+                net,
+                k,
+                exhaustive=exhaustive,
+                samples=args.samples,
+                seed=args.seed,
+                max_seconds=args.max_seconds,
+            )
+        except TooMuchWorkError as error:
+            raise SortnetError(_too_long(label, error, exhaustive)) from None
         record = {"network": label, "n": net.n, "size": net.size, **result.to_dict()}
         if k is not None:
             record["pruned_size"] = net.size if len(net.outputs) == 1 else _pruned_size(net, k)
@@ -119,6 +144,27 @@ def run(args: argparse.Namespace) -> int:
         passed = sum(record["ok"] for record in records)
         print(f"total: {passed}/{len(records)} pass in {total:.2f}s")
     return 0 if all(record["ok"] for record in records) else 1
+
+
+def _too_long(label: str, error: TooMuchWorkError, exhaustive: bool | None) -> str:
+    """The refusal of an unaffordable check, in terms of this command's options.
+
+    Examples
+    --------
+    >>> error = TooMuchWorkError("...", estimate=1.1e7, limit=600)
+    >>> print(_too_long("bubble 64", error, True))  # doctest: +NORMALIZE_WHITESPACE
+    bubble 64: the exhaustive check would take about 127 days, more than --max-seconds 600;
+    drop --exhaustive for a randomized check (not a proof; --samples S sets its size),
+    or raise --max-seconds
+    """
+    took = f"would take about {describe_seconds(error.estimate)}"
+    limit = f"more than --max-seconds {error.limit:g}"
+    if exhaustive:
+        return (
+            f"{label}: the exhaustive check {took}, {limit}; drop --exhaustive for a "
+            "randomized check (not a proof; --samples S sets its size), or raise --max-seconds"
+        )
+    return f"{label}: the randomized check {took}, {limit}; lower --samples or raise --max-seconds"
 
 
 def subjects(args: argparse.Namespace) -> Iterator[tuple[str, Network]]:

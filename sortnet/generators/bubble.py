@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sortnet.generators._common import check_flag, check_n, check_size, finish
-from sortnet.network import Network
+from sortnet.network import Comparator, Network
 
 
 def bubble(n: int, *, descending: bool = False) -> Network:
@@ -52,5 +52,16 @@ def bubble(n: int, *, descending: bool = False) -> Network:
     n = check_n(n)
     check_size("bubble", n, n * (n - 1) // 2)
     descending = check_flag(descending, "descending")
-    comparators = [(i, i + 1) for top in range(n - 1, 0, -1) for i in range(top)]
+    comparators = bubble_comparators(n)
     return finish("bubble", n, comparators, descending=descending)
+
+
+def bubble_comparators(n: int) -> list[Comparator]:
+    """The comparators of the network on ``n`` wires, without building the graph.
+
+    Examples
+    --------
+    >>> len(bubble_comparators(4))
+    6
+    """
+    return [(i, i + 1) for top in range(n - 1, 0, -1) for i in range(top)]

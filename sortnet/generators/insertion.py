@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sortnet.generators._common import check_flag, check_n, check_size, finish
-from sortnet.network import Network
+from sortnet.network import Comparator, Network
 
 
 def insertion(n: int, *, descending: bool = False) -> Network:
@@ -51,5 +51,16 @@ def insertion(n: int, *, descending: bool = False) -> Network:
     n = check_n(n)
     check_size("insertion", n, n * (n - 1) // 2)
     descending = check_flag(descending, "descending")
-    comparators = [(i - 1, i) for k in range(1, n) for i in range(k, 0, -1)]
+    comparators = insertion_comparators(n)
     return finish("insertion", n, comparators, descending=descending)
+
+
+def insertion_comparators(n: int) -> list[Comparator]:
+    """The comparators of the network on ``n`` wires, without building the graph.
+
+    Examples
+    --------
+    >>> len(insertion_comparators(4))
+    6
+    """
+    return [(i - 1, i) for k in range(1, n) for i in range(k, 0, -1)]

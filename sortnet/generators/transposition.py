@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sortnet.generators._common import check_flag, check_n, check_size, finish
-from sortnet.network import Network
+from sortnet.network import Comparator, Network
 
 
 def odd_even_transposition(n: int, *, descending: bool = False) -> Network:
@@ -55,5 +55,16 @@ def odd_even_transposition(n: int, *, descending: bool = False) -> Network:
     n = check_n(n)
     check_size("odd-even-transposition", n, n * (n - 1) // 2)
     descending = check_flag(descending, "descending")
-    comparators = [(i, i + 1) for r in range(n) for i in range(r % 2, n - 1, 2)]
+    comparators = transposition_comparators(n)
     return finish("odd-even-transposition", n, comparators, descending=descending)
+
+
+def transposition_comparators(n: int) -> list[Comparator]:
+    """The comparators of the network on ``n`` wires, without building the graph.
+
+    Examples
+    --------
+    >>> len(transposition_comparators(4))
+    6
+    """
+    return [(i, i + 1) for r in range(n) for i in range(r % 2, n - 1, 2)]

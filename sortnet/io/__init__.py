@@ -27,6 +27,8 @@ import errno
 import json
 import os
 import re
+import stat
+import sys
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,6 +45,7 @@ from sortnet.io._readers import (
 from sortnet.io.atomic import atomic_write
 from sortnet.network import Network
 from sortnet.schedule import asap_layer_indices
+from sortnet.validate import MAX_COMPARATORS
 
 
 def load_network(source: str | os.PathLike[str], *, n: int | None = None) -> Network:
@@ -81,7 +84,10 @@ def load_network(source: str | os.PathLike[str], *, n: int | None = None) -> Net
     NetworkFormatError
         If the content cannot be parsed; the message names the file (or
         ``<text>``) and the problem (bad JSON with line and column, missing
-        field, non-integer or out-of-range wire, L/D mismatch, ...).
+        field, duplicate key, non-integer or out-of-range wire, L/D mismatch,
+        nesting too deep, a number too long to read, ...). Also for a path that
+        is not a regular file (a device such as ``/dev/zero``, a FIFO) or a file
+        larger than :data:`MAX_FILE_BYTES`, refused before anything is read.
 
     Examples
     --------
@@ -102,23 +108,7 @@ def load_network(source: str | os.PathLike[str], *, n: int | None = None) -> Net
     path = _as_path(source)
     if path is None:
         return parse_network(str(source), label="<text>", n=n)
-    if not path.exists():
-        raise FileNotFoundError(errno.ENOENT, "no such file", str(path))
-    if path.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        with path.open("rb") as stream:
-            magic = stream.read(6)
-        if magic.startswith(b"PK"):  # a zip archive: most likely a compiled model (.npz)
-            raise NetworkFormatError(
-                f"{path}: a zip archive (a compiled model?), not a network file"
-            ) from None
-        if magic == b"\x93NUMPY":
-            raise NetworkFormatError(f"{path}: a numpy .npy array, not a network file") from None
-        raise NetworkFormatError(f"{path}: not a UTF-8 text file ({error.reason})") from None
-    return parse_network(text, label=str(path), n=n, stem=path.stem)
+    return parse_network(_read_text(path), label=str(path), n=n, stem=path.stem)
 
 
 def parse_network(
@@ -131,14 +121,11 @@ def parse_network(
     >>> parse_network("[[0, 1]]", label="pairs.txt").comparators
     [(0, 1)]
     """
+    if len(text) > MAX_FILE_BYTES:
+        raise NetworkFormatError(f"{label}: {_too_big(len(text), 'characters')}")
     stripped = text.strip()
     if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except json.JSONDecodeError as error:
-            raise NetworkFormatError(
-                f"{label}: bad JSON at line {error.lineno}, column {error.colno}: {error.msg}"
-            ) from None
+        data = _parse_json(stripped, label)
         if not isinstance(data, dict):  # pragma: no cover - "{" always parses to a dict
             raise NetworkFormatError(f"{label}: expected a JSON object")
         if "format" in data:
@@ -228,6 +215,100 @@ def network_to_dict(net: Network) -> dict[str, Any]:
 
 # -- helpers -------------------------------------------------------------------------------
 
+#: Largest network file (or text) read: 2**20 comparators (sortnet's limit) at 32
+#: bytes each, more than any format spends on a pair (``[65534, 65535], `` is 16).
+#: Reading stops there, so ``/dev/zero`` or a huge file never exhausts memory.
+MAX_FILE_BYTES = 32 * MAX_COMPARATORS
+
+
+def _too_big(size: int, unit: str = "bytes") -> str:
+    limit = MAX_FILE_BYTES // 2**20
+    return (
+        f"{size} {unit} is more than the limit for network files of {limit} MB "
+        f"({MAX_COMPARATORS} comparators, sortnet's limit, at 32 bytes each)"
+    )
+
+
+def _read_text(path: Path) -> str:
+    """The UTF-8 text of a network file, after checking its type and size."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not stat.S_ISREG(info.st_mode):
+        # Reading a device or a FIFO could block forever or never end (/dev/zero).
+        raise NetworkFormatError(f"{path}: not a regular file (a {_file_kind(info.st_mode)})")
+    if info.st_size > MAX_FILE_BYTES:
+        raise NetworkFormatError(f"{path}: {_too_big(info.st_size)}")
+    with path.open("rb") as stream:
+        data = stream.read(MAX_FILE_BYTES + 1)  # the size may change (or lie, as in /proc)
+    if len(data) > MAX_FILE_BYTES:
+        raise NetworkFormatError(f"{path}: {_too_big(len(data))}+")
+    if data.startswith(b"PK\x03\x04"):  # a zip archive: most likely a compiled model (.npz)
+        raise NetworkFormatError(f"{path}: a zip archive (a compiled model?), not a network file")
+    try:
+        return data.decode("utf-8-sig")  # a byte-order mark (Windows editors) is not content
+    except UnicodeDecodeError as error:
+        if data.startswith(b"PK"):  # a zip archive: most likely a compiled model (.npz)
+            raise NetworkFormatError(
+                f"{path}: a zip archive (a compiled model?), not a network file"
+            ) from None
+        if data.startswith(b"\x93NUMPY"):
+            raise NetworkFormatError(f"{path}: a numpy .npy array, not a network file") from None
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")) and _decodes(data, "utf-16"):
+            raise NetworkFormatError(f"{path}: UTF-16 text; save the file as UTF-8") from None
+        raise NetworkFormatError(f"{path}: not a UTF-8 text file ({error.reason})") from None
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    try:
+        data.decode(encoding)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+    )
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _parse_json(text: str, label: str) -> Any:
+    """``json.loads`` with every failure as a :class:`NetworkFormatError` naming ``label``."""
+    try:
+        return json.loads(text, object_pairs_hook=lambda pairs: _no_duplicates(pairs, label))
+    except NetworkFormatError:  # from _no_duplicates (a ValueError too: keep it as it is)
+        raise
+    except json.JSONDecodeError as error:
+        raise NetworkFormatError(
+            f"{label}: bad JSON at line {error.lineno}, column {error.colno}: {error.msg}"
+        ) from None
+    except RecursionError:  # [[[[... thousands deep: no network format nests past 3
+        raise NetworkFormatError(f"{label}: JSON nested too deeply") from None
+    except ValueError as error:  # Python's limit on digits in an int (sys.int_info)
+        if "digits" not in str(error):
+            raise
+        raise NetworkFormatError(
+            f"{label}: a number in the JSON has more than {sys.get_int_max_str_digits()} digits"
+        ) from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]], label: str) -> dict[str, Any]:
+    """A JSON object's dict; a repeated key would silently keep only its last value."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise NetworkFormatError(f"{label}: duplicate key {key!r} in a JSON object")
+        data[key] = value
+    return data
+
 
 def _as_path(source: str | os.PathLike[str]) -> Path | None:
     """The path to read, or None when ``source`` is the network text itself."""
@@ -275,6 +356,7 @@ def _json_able(value: object) -> bool:
 
 __all__ = [
     "FORMAT_NAME",
+    "MAX_FILE_BYTES",
     "FORMAT_VERSION",
     "load_network",
     "network_to_dict",

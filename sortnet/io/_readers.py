@@ -8,7 +8,7 @@ from typing import Any
 from sortnet.errors import NetworkFormatError
 from sortnet.network import Comparator, Network, comparator_graph
 from sortnet.schedule import asap_layer_indices
-from sortnet.validate import comparator_violations
+from sortnet.validate import MAX_COMPARATORS, MAX_WIRES, comparator_violations
 
 FORMAT_NAME = "sortnet-network"
 FORMAT_VERSION = 1
@@ -28,11 +28,13 @@ _FILLER = set(" \t\r\n,;[]()")
 def from_sortnet_json(data: dict[str, Any], label: str, n: int | None) -> Network:
     """Build a network from a parsed sortnet JSON document."""
     if data["format"] != FORMAT_NAME:
-        raise NetworkFormatError(f"{label}: format {data['format']!r} is not {FORMAT_NAME!r}")
+        raise NetworkFormatError(
+            f"{label}: format {_clip(repr(data['format']))} is not {FORMAT_NAME!r}"
+        )
     _require(data, ("version", "n", "comparators"), label)
     if data["version"] != FORMAT_VERSION:
         raise NetworkFormatError(
-            f"{label}: unsupported sortnet-network version {data['version']!r} "
+            f"{label}: unsupported sortnet-network version {_clip(repr(data['version']))} "
             f"(this sortnet reads version {FORMAT_VERSION})"
         )
     wires = _wire_count(data["n"], "n", label, n)
@@ -40,9 +42,14 @@ def from_sortnet_json(data: dict[str, Any], label: str, n: int | None) -> Networ
     descending = data.get("descending", False)
     if not isinstance(descending, bool):
         raise NetworkFormatError(f"{label}: field 'descending' must be true or false")
-    metadata = data.get("metadata") or {}
+    metadata = data.get("metadata", {})
     if not isinstance(metadata, dict):
         raise NetworkFormatError(f"{label}: field 'metadata' must be an object")
+    for field in ("name", "family"):
+        if not isinstance(data.get(field), (str, type(None))):
+            raise NetworkFormatError(
+                f"{label}: field {field!r} must be a string or null, got {_clip(repr(data[field]))}"
+            )
     extra = {k: v for k, v in metadata.items() if k not in RESERVED}
     if data.get("family") is not None:
         extra["family"] = data["family"]
@@ -76,7 +83,8 @@ def from_sorterhunter(data: dict[str, Any], label: str, n: int | None, stem: str
     for field, actual, what in (("L", len(comparators), "size"), ("D", depth, "depth")):
         if field in data and data[field] != actual:
             raise NetworkFormatError(
-                f"{label}: field {field} says {what} {data[field]!r} but the network has {actual}"
+                f"{label}: field {field} says {what} {_clip(repr(data[field]))} "
+                f"but the network has {actual}"
             )
     return Network.from_comparators(
         wires,
@@ -105,12 +113,18 @@ def from_pair_list(text: str, label: str, n: int | None, stem: str) -> Network:
     for index, (first, second, shown) in enumerate(raw, start=1):
         pair = []
         for token in (first, second):
+            where = f"{label}: pair {index} {_clip(shown)}: wire {_clip(token)!r}"
+            if not re.fullmatch(r"[+-]?[0-9]+", token):  # int() takes "٣" and "1_0" too
+                raise NetworkFormatError(f"{where} is not an integer")
+            if len(token.lstrip("+-")) > 20:
+                # Checked before int(): a 5000-digit token would hit Python's digit limit.
+                raise NetworkFormatError(
+                    f"{where} is more than sortnet's limit of {MAX_WIRES} wires"
+                )
             try:
                 pair.append(int(token))
             except ValueError:
-                raise NetworkFormatError(
-                    f"{label}: pair {index} {shown}: wire {token!r} is not an integer"
-                ) from None
+                raise NetworkFormatError(f"{where} is not an integer") from None
         comparators.append((pair[0], pair[1]))
     if not comparators and n is None:
         raise NetworkFormatError(f"{label}: no comparators found (pass n= for an empty network)")
@@ -130,7 +144,14 @@ def _require(data: dict[str, Any], fields: tuple[str, ...], label: str) -> None:
 
 def _wire_count(value: object, field: str, label: str, n: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise NetworkFormatError(f"{label}: field {field!r} must be an integer >= 1, got {value!r}")
+        raise NetworkFormatError(
+            f"{label}: field {field!r} must be an integer >= 1, got {_clip(repr(value))}"
+        )
+    if value > MAX_WIRES:
+        raise NetworkFormatError(
+            f"{label}: field {field!r} says n={_clip(repr(value))}, more than sortnet's limit "
+            f"of {MAX_WIRES} wires"
+        )
     if n is not None and n != value:
         raise NetworkFormatError(f"{label}: n={n} was given but the file says {field}={value}")
     return value
@@ -139,13 +160,24 @@ def _wire_count(value: object, field: str, label: str, n: int | None) -> int:
 def _pairs(value: object, field: str, label: str, wires: int) -> list[Comparator]:
     if not isinstance(value, list):
         raise NetworkFormatError(f"{label}: field {field!r} must be a list of [i, j] pairs")
+    if len(value) > MAX_COMPARATORS:
+        raise NetworkFormatError(
+            f"{label}: field {field!r} has {len(value)} comparators, more than sortnet's "
+            f"limit of {MAX_COMPARATORS}"
+        )
     for index, pair in enumerate(value):
+        shown = _clip(repr(pair))
         if not isinstance(pair, list) or len(pair) != 2:
-            raise NetworkFormatError(f"{label}: {field}[{index}] {pair!r} is not an [i, j] pair")
+            raise NetworkFormatError(f"{label}: {field}[{index}] {shown} is not an [i, j] pair")
         for wire in pair:
             if isinstance(wire, bool) or not isinstance(wire, int):
                 raise NetworkFormatError(
-                    f"{label}: {field}[{index}] {pair!r}: wire {wire!r} is not an integer"
+                    f"{label}: {field}[{index}] {shown}: wire {_clip(repr(wire))} is not an integer"
+                )
+            if abs(wire) > MAX_WIRES:  # the general check below would print all its digits
+                raise NetworkFormatError(
+                    f"{label}: {field}[{index}] {shown}: wire {_clip(repr(wire))} "
+                    f"out of range [0, {wires})"
                 )
     comparators = [(pair[0], pair[1]) for pair in value]
     _check_wires(comparators, wires, label, field)
@@ -171,7 +203,9 @@ def _outputs(value: object, label: str, wires: int) -> dict[int, int]:
             and len(pair) == 2
             and all(type(v) is int and 0 <= v < wires for v in pair)
         ):
-            raise NetworkFormatError(f"{problem}; got {pair!r}")
+            raise NetworkFormatError(f"{problem}; got {_clip(repr(pair))}")
+        if pair[0] in mapping:
+            raise NetworkFormatError(f"{label}: field 'outputs' lists position {pair[0]} twice")
         mapping[pair[0]] = pair[1]
     return mapping
 
@@ -179,7 +213,7 @@ def _outputs(value: object, label: str, wires: int) -> dict[int, int]:
 def _check_count(data: dict[str, Any], field: str, actual: int, label: str) -> None:
     if field in data and data[field] != actual:
         raise NetworkFormatError(
-            f"{label}: field {field!r} says {data[field]!r} but the network has {actual}"
+            f"{label}: field {field!r} says {_clip(repr(data[field]))} but the network has {actual}"
         )
 
 
@@ -190,6 +224,17 @@ def _check_leftover(leftover: str, label: str) -> None:
                 token = re.match(r"\S+", line[column - 1 :])
                 shown = token.group(0) if token else char
                 raise NetworkFormatError(
-                    f"{label}: unexpected {shown!r} at line {line_number}, column {column} "
+                    f"{label}: unexpected {_clip(shown)!r} at line {line_number}, column {column} "
                     "(expected pairs like (0,1), [0,1] or 0:1)"
                 )
+
+
+def _clip(text: str, width: int = 40) -> str:
+    """``text`` cut to ``width`` characters, so one bad token cannot flood the message.
+
+    Examples
+    --------
+    >>> _clip("1" * 5000)
+    '1111111111111111111111111111111111111111... (5000 characters)'
+    """
+    return text if len(text) <= width else f"{text[:width]}... ({len(text)} characters)"

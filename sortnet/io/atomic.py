@@ -13,7 +13,9 @@ until its name is known, then delivered.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import signal
 import tempfile
 import threading
@@ -93,6 +95,15 @@ def atomic_write(
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, target)
+    except OSError as error:  # name the user's path; a short write on a full disk is ENOSPC
+        disk_full = _short_write(error) and _free_bytes(folder) < _short_write(error)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        if disk_full:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target)) from error
+        if not error.filename:
+            error.filename = str(target)
+        raise
     except BaseException:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)
@@ -130,3 +141,17 @@ def _signals_held() -> Iterator[None]:
             signal.signal(signum, handler)
         for signum in arrived:
             signal.raise_signal(signum)  # now with the real handler, e.g. one that raises
+
+
+def _short_write(error: OSError) -> int:
+    """Bytes numpy could not write (its "N requested and M written" carries no errno)."""
+    match = re.fullmatch(r"(\d+) requested and (\d+) written", str(error))
+    return int(match[1]) - int(match[2]) if error.errno is None and match else 0
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        info = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return 1 << 62
+    return info.f_bavail * info.f_frsize

@@ -6,8 +6,10 @@ The graph takes ``x`` (float32, ``[batch, n]``) and returns ``y`` (float32,
 groups (``Split`` when there is more than one, one node per activation from
 the registry in :mod:`sortnet.nn.activations`, ``Concat``), and for a residual
 block ``MatMul`` by the skip and output weights and an ``Add``. Weights are
-stored dense, since ONNX ``MatMul`` takes dense tensors. Needs the optional
-``onnx`` package (``pip install 'sortnet[onnx]'``).
+stored dense, since ONNX ``MatMul`` takes dense tensors, so a model whose dense
+weights would pass :data:`MAX_ONNX_BYTES` is refused before any work (the ``.npz``
+model file stores them sparse). Needs the optional ``onnx`` package
+(``pip install 'sortnet[onnx]'``).
 """
 
 from __future__ import annotations
@@ -18,14 +20,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sortnet.errors import TooMuchWorkError
 from sortnet.io.atomic import atomic_write, check_target
 from sortnet.nn.activations import ACTIVATIONS
-from sortnet.nn.layer import Matrix, to_dense
+from sortnet.nn.layer import Matrix, nonzeros, to_dense
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
 
 OPSET = 17
+#: Most bytes of dense float32 weights and biases an export holds. A protobuf
+#: message (the whole ONNX file) cannot pass 2 GiB, and building, checking and
+#: serializing it holds about three copies, so half of that is the limit.
+MAX_ONNX_BYTES = 1 << 30
 
 
 def _require_onnx() -> Any:
@@ -40,7 +47,57 @@ def _require_onnx() -> Any:
 
 def _identity(matrix: Matrix) -> bool:
     rows, cols = matrix.shape
-    return bool(rows == cols and np.array_equal(to_dense(matrix), np.eye(rows)))
+    if rows != cols:
+        return False
+    if isinstance(matrix, np.ndarray):
+        return bool(np.array_equal(matrix, np.eye(rows)))
+    # Sparse: n non-zeros, all on the diagonal and all 1 (no dense n x n copy).
+    return nonzeros(matrix) == rows and bool(np.all(matrix.diagonal() == 1))
+
+
+def onnx_bytes(model: CompiledModel) -> int:
+    """Bytes of the dense float32 weights and biases the ONNX export of ``model`` holds.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> onnx_bytes(compilers.compile(sortnet.network("bubble", 2), "abs"))  # 2x2 W, 2x2 out
+    32
+    """
+    total = 0
+    for layer in model.layers:
+        matrices = [layer.weight]
+        if layer.out_weight is not None and layer.skip is not None:
+            matrices.append(layer.out_weight)
+            if not _identity(layer.skip):
+                matrices.append(layer.skip)
+        total += sum(rows * cols for rows, cols in (m.shape for m in matrices))
+        if np.any(layer.bias):  # a zero bias is not exported (no Add node)
+            total += layer.bias.size
+    return 4 * total
+
+
+def check_onnx_size(model: CompiledModel) -> int:
+    """Refuse, before building anything, an export past :data:`MAX_ONNX_BYTES`.
+
+    Returns the export's bytes of weights (:func:`onnx_bytes`).
+
+    Raises
+    ------
+    TooMuchWorkError
+        Naming the size, the limit and the ``.npz`` alternative.
+    """
+    size = onnx_bytes(model)
+    if size > MAX_ONNX_BYTES:
+        raise TooMuchWorkError(
+            f"the ONNX export of this model would hold {size / 2**30:.1f} GiB of dense "
+            f"weights (ONNX MatMul takes dense matrices), more than the limit of "
+            f"{MAX_ONNX_BYTES / 2**30:.0f} GiB (an ONNX file cannot pass 2 GiB); save it as "
+            ".npz instead (sparse weights), or compile a smaller network",
+            estimate=size,
+            limit=MAX_ONNX_BYTES,
+        )
+    return size
 
 
 def build_onnx(model: CompiledModel) -> Any:
@@ -54,6 +111,7 @@ def build_onnx(model: CompiledModel) -> Any:
     (['x'], ['y'])
     """
     onnx = _require_onnx()
+    check_onnx_size(model)
     helper, numpy_helper = onnx.helper, onnx.numpy_helper
     graph_nodes: list[Any] = []
     initializers: list[Any] = []
@@ -128,5 +186,6 @@ def export_onnx(model: CompiledModel, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` as an ONNX file at ``path`` (atomically) and return the path."""
     _require_onnx()
     check_target(path, "ONNX model")  # a bad path fails before the export work
+    check_onnx_size(model)
     proto = build_onnx(model)
     return atomic_write(path, lambda stream: stream.write(proto.SerializeToString()), "ONNX model")
