@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import sortnet
-from sortnet import InputError
+from sortnet import InputError, _jit
 from sortnet.circuit import kernels
 
 da = pytest.importorskip("dask.array")
@@ -43,7 +43,7 @@ def cluster(worker_cache: Path) -> Iterator[Any]:
         threads_per_worker=1,
         host="127.0.0.1",
         dashboard_address=None,
-        env={kernels.ENV_BACKEND: "numpy", kernels.ENV_CACHE_DIR: str(worker_cache)},
+        env={_jit.ENV_BACKEND: "numpy", _jit.ENV_CACHE_DIR: str(worker_cache)},
     ) as cluster:
         yield cluster
 
@@ -82,7 +82,7 @@ def test_workers_are_separate_processes_running_this_sortnet(client: Any) -> Non
     pids = client.run(os.getpid)
     assert len(pids) == 2 and os.getpid() not in pids.values()
     assert set(client.run(_sortnet_file).values()) == {sortnet.__file__}
-    assert set(client.run(_environ, kernels.ENV_BACKEND).values()) == {"numpy"}
+    assert set(client.run(_environ, _jit.ENV_BACKEND).values()) == {"numpy"}
 
 
 def test_sort_and_argsort_on_the_cluster(client: Any) -> None:
@@ -127,18 +127,18 @@ def test_errors_travel_back_with_the_row_of_the_whole_array(client: Any) -> None
 @pytest.fixture
 def workers_auto(client: Any) -> Iterator[None]:
     """Workers follow the client's back-end choice for one test (then numpy again)."""
-    client.run(_set_environ, kernels.ENV_BACKEND, "auto")
+    client.run(_set_environ, _jit.ENV_BACKEND, "auto")
     try:
         yield
     finally:
-        client.run(_set_environ, kernels.ENV_BACKEND, "numpy")
+        client.run(_set_environ, _jit.ENV_BACKEND, "numpy")
 
 
 def test_a_worker_with_numpy_set_never_compiles(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("numba")
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")  # the client asks for the kernel
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numba")  # the client asks for the kernel
     net = sortnet.Network.from_comparators(3, [(1, 2), (0, 2), (0, 1)])
     X = rows(3, 400)
     before = client.run(_kernel_misses)
@@ -151,7 +151,7 @@ def test_the_numba_kernel_runs_on_the_workers(
     client: Any, worker_cache: Path, workers_auto: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pytest.importorskip("numba")
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
     net = sortnet.Network.from_comparators(3, [(0, 1), (1, 2), (0, 1)])  # tiny: fast compile
     X = rows(3, 400)
     before = client.run(_kernel_misses)
@@ -163,7 +163,7 @@ def test_the_numba_kernel_runs_on_the_workers(
 
 
 def test_bench_against_the_cluster(cluster: Any, tmp_path: Path) -> None:
-    env = dict(os.environ, **{kernels.ENV_BACKEND: "numpy", kernels.ENV_CACHE_DIR: str(tmp_path)})
+    env = dict(os.environ, **{_jit.ENV_BACKEND: "numpy", _jit.ENV_CACHE_DIR: str(tmp_path)})
     command = [sys.executable, "-m", "sortnet", "bench", "--engine", "dask"]
     command += ["--scheduler", cluster.scheduler_address, "--rows", "4000", "--chunk-rows"]
     command += ["1000", "--n", "4", "--family", "best", "--executor", "circuit", "neural"]

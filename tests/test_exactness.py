@@ -25,7 +25,7 @@ from hypothesis.extra import numpy as hnp
 
 import compilers
 import sortnet
-from sortnet import InputError, argsort, sort
+from sortnet import InputError, _jit, argsort, sort
 from sortnet.circuit import kernels
 from sortnet.nn import kernels as model_kernels
 
@@ -42,8 +42,8 @@ def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = Path(tmp_path_factory.getbasetemp()) / "exactness-kernels"
     folder.mkdir(exist_ok=True)
     patch = pytest.MonkeyPatch()
-    patch.setenv(kernels.ENV_CACHE_DIR, str(folder))
-    patch.delenv(kernels.ENV_BACKEND, raising=False)
+    patch.setenv(_jit.ENV_CACHE_DIR, str(folder))
+    patch.delenv(_jit.ENV_BACKEND, raising=False)
     yield folder
     patch.undo()
 
@@ -76,7 +76,7 @@ def check_sorted(X: np.ndarray, net: sortnet.Network) -> None:
 
 def test_two_zeros_keep_both_signs_on_the_numpy_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """The issue's example: min/max turned [0.0, -0.0] into [-0.0, -0.0]."""
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
     Y = sort([[0.0, -0.0]], sortnet.network("best", 2))
     assert np.signbit(Y).tolist() == [[False, True]]  # equal values: not swapped
 
@@ -92,7 +92,7 @@ def test_two_zeros_keep_both_signs_on_the_numpy_path(monkeypatch: pytest.MonkeyP
 )
 def test_numpy_path_permutes_bit_patterns(X: np.ndarray, family: str) -> None:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv(kernels.ENV_BACKEND, "numpy")
+        patch.setenv(_jit.ENV_BACKEND, "numpy")
         check_sorted(X, sortnet.network(family, X.shape[1]))
         k = X.shape[1] // 2 + 1
         column = sort(X, sortnet.network(family, X.shape[1]), k=k)
@@ -105,7 +105,7 @@ def test_numpy_path_permutes_bit_patterns(X: np.ndarray, family: str) -> None:
 
 def test_numpy_path_mixed_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Blocks with and without both zeros take different code: one batch crosses both."""
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
     X = np.random.default_rng(3).standard_normal((2000, 6))
     X[1500:] = signed_rows("f8", 6, rows=500)
     net = sortnet.network("best", 6)
@@ -131,13 +131,13 @@ def test_every_kernel_layout_permutes_bit_patterns(n: int, layout: str, dtype: s
 def test_kernel_path_through_sort_and_argsort(monkeypatch: pytest.MonkeyPatch) -> None:
     for n in (4, 5):
         X, net = signed_rows("float64", n, seed=10 + n), sortnet.network("best", n)
-        monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+        monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
         check_sorted(X, net)
         kernel_bits = sort(X, net).view(np.uint64)
-        monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
+        monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
         # Same swap rule, same network: the two paths agree bit for bit, zeros included.
         np.testing.assert_array_equal(sort(X, net).view(np.uint64), kernel_bits)
-        monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+        monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
         column = sort(X, net, k=2).view(np.uint64)  # the pruned network's rows kernel
         assert all(np.isin(column[r], X.view(np.uint64)[r]).all() for r in range(len(X)))
         assert np.array_equal(column.view(X.dtype)[:, 0], np.sort(X, axis=1)[:, 1])
@@ -152,7 +152,7 @@ def test_columns_layout_from_48_wires_is_exact(monkeypatch: pytest.MonkeyPatch) 
     Y = np.empty_like(X)
     kernels.get_kernel(net, X.dtype)(X, Y)
     assert same_bits_per_row(X, Y)
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")  # the numpy path is the reference here
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")  # the numpy path is the reference here
     np.testing.assert_array_equal(Y, sortnet.sort(X, net))
 
 
@@ -172,7 +172,7 @@ PATHS = ["numpy", pytest.param("numba", marks=needs_numba)]
 @pytest.mark.parametrize("dtype", ["int8", "uint8", "int64", "uint64"])
 def test_integer_extremes_are_exact(backend: str, dtype: str, monkeypatch) -> None:
     """int64 near 2**63 and uint64 near 2**64: compared as integers, never as floats."""
-    monkeypatch.setenv(kernels.ENV_BACKEND, backend)
+    monkeypatch.setenv(_jit.ENV_BACKEND, backend)
     X = extreme_rows(dtype)
     check_sorted(X, sortnet.network("best", 5))
     assert sort(X, sortnet.network("best", 5), k=1)[:, 0].tolist() == X.min(axis=1).tolist()
@@ -185,7 +185,7 @@ def test_odd_layouts_and_byte_orders(backend: str, monkeypatch: pytest.MonkeyPat
     The tiles kernel only accepts C-contiguous arrays: a Fortran-ordered batch
     failed with a numba TypingError when the kernel was forced.
     """
-    monkeypatch.setenv(kernels.ENV_BACKEND, backend)
+    monkeypatch.setenv(_jit.ENV_BACKEND, backend)
     net = sortnet.network("best", 4)
     base = signed_rows("float32", 8, rows=40, seed=7)
     readonly = np.ascontiguousarray(base[:, :4])
@@ -270,8 +270,8 @@ def call_without_warning(call) -> np.ndarray:  # type: ignore[no-untyped-def]
 def test_damaged_circuit_kernel_is_rebuilt(
     suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(kernels.ENV_CACHE_DIR, str(tmp_path))
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numba")
+    monkeypatch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path))
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
     kernels.clear_cache()
     net = sortnet.network("best", 3)
     X = np.array([[3.0, -0.0, 0.0], [2.0, 1.0, 2.0]])
@@ -296,7 +296,7 @@ def test_damaged_circuit_kernel_is_rebuilt(
 def test_damaged_model_kernel_is_rebuilt(
     suffix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(kernels.ENV_CACHE_DIR, str(tmp_path))
+    monkeypatch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path))
     model_kernels.clear_cache()
     model = compilers.compile(sortnet.network("best", 3), "relu")
     X = np.array([[3.0, -1.0, 2.0]])
@@ -345,7 +345,7 @@ def test_chunk_rows_checked_on_every_circuit_path(
     backend: str, value: object, shown: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The kernel path used to ignore a bad chunk_rows that the numpy path refused."""
-    monkeypatch.setenv(kernels.ENV_BACKEND, backend)
+    monkeypatch.setenv(_jit.ENV_BACKEND, backend)
     net = sortnet.network("best", 4)
     for function in (sort, argsort):
         with pytest.raises(InputError, match=rf"^chunk_rows must be a positive integer, {shown}$"):
@@ -391,7 +391,7 @@ def test_model_counts_checked_on_the_dask_path(name: str) -> None:
 
 
 def test_good_counts_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(kernels.ENV_BACKEND, "numpy")
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
     net = sortnet.network("best", 3)
     X = np.random.default_rng(0).standard_normal((50, 3))
     np.testing.assert_array_equal(sort(X, net, chunk_rows=np.int64(7)), np.sort(X, axis=1))

@@ -208,3 +208,24 @@ def test_model_file_refuses_a_bad_steepness(tmp_path, bad):
             archive.writestr(name, data)
     with pytest.raises(sortnet.ModelFormatError, match="steepness"):
         sortnet.load_model(tmp_path / "bad.npz")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_error_bound_covers_the_relaxation(dtype):
+    """model.error_bound adds depth*log(2)/beta for softplus models (and holds)."""
+    net = sortnet.network("bitonic", 8)
+    model = compilers.compile(net, "softplus", steepness=2.0)
+    X = np.random.default_rng(5).normal(0, 3, (200, 8)).astype(dtype)
+    X[:20] = X[:20, :1]  # all-equal rows: the worst case of the relaxation
+    bound = model.error_bound(X)
+    assert np.all(bound >= net.depth * math.log(2) / 2.0)
+    assert np.all(np.abs(model(X) - np.sort(X, axis=1)) <= bound[:, None])
+
+
+def test_model_methods_delegate_to_autodiff():
+    model = compilers.compile(sortnet.network("best", 5), "residual")
+    X = np.random.default_rng(6).permutation(5)[None, :].astype(float)
+    dY = np.arange(5.0)[None, :]
+    np.testing.assert_array_equal(model.jacobian(X), jacobian(model, X))
+    np.testing.assert_array_equal(model.vjp(X, dY), dY @ jacobian(model, X)[0])
+    assert len(model.grad(X, dY)) == len(model.layers)

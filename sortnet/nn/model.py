@@ -28,6 +28,7 @@ schedule layer and the last block's output map is the output layer.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -240,7 +241,8 @@ class CompiledModel:
         -------
         numpy.ndarray of float64
             One bound per row (a scalar array for 1-D ``X``); zeros for counting
-            models, which are exact.
+            models, which are exact. A ``softplus`` model adds its relaxation error,
+            ``depth * log(2) / steepness``, to the rounding bound.
 
         Examples
         --------
@@ -264,7 +266,52 @@ class CompiledModel:
         scale = np.max(np.abs(wide[0] if single else wide), axis=-1, initial=0.0)
         if self.lowering == "counting":
             return np.zeros_like(scale)
-        return 8.0 * (self.depth + 1) * (info.eps / 2 * scale + float(info.smallest_subnormal))
+        rounding = 8.0 * (self.depth + 1) * (info.eps / 2 * scale + float(info.smallest_subnormal))
+        steepness = self.metadata.get("steepness")
+        if self.lowering == "softplus" and steepness:
+            # 0 < softplus_beta(z) - relu(z) <= log(2)/beta per layer; min/max are 1-Lipschitz.
+            return rounding + self.depth * math.log(2) / float(steepness)
+        return rounding
+
+    # -- gradients -----------------------------------------------------------------------
+    def vjp(self, X: Any, dY: Any, **options: Any) -> np.ndarray:
+        """``dL/dX`` for an upstream gradient ``dY``; see :func:`sortnet.nn.autodiff.vjp`.
+
+        Examples
+        --------
+        >>> import compilers, sortnet
+        >>> model = compilers.compile(sortnet.network("best", 3), "relu")
+        >>> model.vjp(np.array([[3.0, 1.0, 2.0]]), np.array([[1.0, 0.0, 0.0]]))
+        array([[0., 1., 0.]])
+        """
+        from sortnet.nn.autodiff import vjp
+
+        return vjp(self, X, dY, **options)
+
+    def jacobian(self, X: Any, **options: Any) -> np.ndarray:
+        """``d model(X) / dX``, shape ``(batch, n_outputs, n)``; see :mod:`sortnet.nn.autodiff`.
+
+        For the piecewise-linear lowerings it is the permutation matrix of the stable
+        argsort (ties included).
+
+        Examples
+        --------
+        >>> import compilers, sortnet
+        >>> model = compilers.compile(sortnet.network("best", 3), "abs")
+        >>> model.jacobian(np.array([[3.0, 1.0, 2.0]]))[0]
+        array([[0., 1., 0.],
+               [0., 0., 1.],
+               [1., 0., 0.]])
+        """
+        from sortnet.nn.autodiff import jacobian
+
+        return jacobian(self, X, **options)
+
+    def grad(self, X: Any, dY: Any, **options: Any) -> list[Any]:
+        """Gradients of every layer's weights and biases; see :func:`sortnet.nn.autodiff.grad`."""
+        from sortnet.nn.autodiff import grad
+
+        return grad(self, X, dY, **options)
 
     # -- files -------------------------------------------------------------------------
     def save(self, path: Any) -> None:
