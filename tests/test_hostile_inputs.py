@@ -270,7 +270,7 @@ def test_onnx_export_past_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("onnx")
-    from compilers import onnx_export
+    from sortnet.nn import onnx_export
 
     model = compilers.compile(bubble(8), "relu")
     size = onnx_export.onnx_bytes(model)
@@ -432,6 +432,7 @@ def test_list_large_n_is_cheap() -> None:
     assert built == []
     assert (rows["bitonic"]["size"], rows["bitonic"]["depth"]) == (65536, 66)
     assert rows["bubble"]["size"] is None
+    assert rows["selection"]["size"] is None  # past SELECTION_LIST_MAX_N: not computed
 
 
 def test_numpy_scalars_for_max_seconds() -> None:

@@ -3,7 +3,7 @@
 This is the reference the compiled neural models are tested against, so it never
 rounds, and every comparator swaps its two values exactly when the second is smaller:
 each output row is a permutation of its input row's bit patterns (no ``-0.0`` lost),
-like the compiled kernels of :mod:`sortnet.kernels`. All the
+like the compiled kernels of :mod:`sortnet.circuit.kernels`. All the
 per-block work goes through one private function, :func:`_sort_block`, so faster
 back ends (numba straight-line kernels, dask blocks) plug in at one place.
 

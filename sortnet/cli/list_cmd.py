@@ -47,6 +47,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+#: Largest n whose selection-network size ``sortnet list`` computes (see family_rows).
+SELECTION_LIST_MAX_N = 256
+
+
 def family_rows(n: int) -> list[dict[str, Any]]:
     """One record per family: name, description, and size/depth at ``n`` (None if unsupported).
 
@@ -70,15 +74,17 @@ def family_rows(n: int) -> list[dict[str, Any]]:
             {"family": name, "description": spec.summary, "n": n, "size": size, "depth": depth}
         )
     medians = available("median")
-    selection = selection_network(n, "median")
+    # Past SELECTION_LIST_MAX_N the selection network is a pruned family network, which
+    # costs building whole networks: the list (meant to be instant) leaves it out.
+    selection = selection_network(n, "median") if n <= SELECTION_LIST_MAX_N else None
     rows.append(
         {
             "family": "selection",
             "description": "smallest known network for the k-th smallest (median shown; "
             f"SorterHunter medians n = {medians[0]}..{medians[-1]}; 'selection N --k K')",
             "n": n,
-            "size": selection.size,
-            "depth": selection.depth,
+            "size": None if selection is None else selection.size,
+            "depth": None if selection is None else selection.depth,
         }
     )
     return rows

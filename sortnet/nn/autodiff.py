@@ -1,10 +1,10 @@
 """Gradients through compiled models (numpy engine): :func:`vjp`, :func:`jacobian`, :func:`grad`.
 
-Reverse mode through the layers of a :class:`~sortnet.model.CompiledModel`. A
+Reverse mode through the layers of a :class:`~sortnet.nn.model.CompiledModel`. A
 plain layer ``y = act(z)``, ``z = W v + b`` sends an upstream gradient ``g`` back
 as ``W.T (act'(z) * g)``; a residual block ``y = S v + U act(z)`` as
 ``S.T g + W.T (act'(z) * (U.T g))``. Activation derivatives come from the
-registry (:attr:`sortnet.activations.Activation.derivative`); the chunk engine is
+registry (:attr:`sortnet.nn.activations.Activation.derivative`); the chunk engine is
 :mod:`sortnet.backprop`. Rows run in chunks (memory stays bounded: a chunk keeps
 each layer's input and ``act'(z)``), on a few threads, with the input checks and
 dtype rules of ``model(X)``.
@@ -237,7 +237,7 @@ def jacobian(
     Same parameters as :func:`vjp` (without ``dY``). For a sorting model of the
     ``abs``, ``relu`` or ``residual`` lowering, ``J[r]`` is the permutation matrix
     of the stable argsort of ``X[r]``; for the ``softplus`` lowering it is a soft
-    permutation matrix (:func:`sortnet.soft.soft_permutation`).
+    permutation matrix (:func:`sortnet.nn.soft.soft_permutation`).
 
     Returns
     -------

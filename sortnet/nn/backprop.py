@@ -1,11 +1,11 @@
-"""The reverse-mode engine behind :mod:`sortnet.autodiff`: one chunk of rows at a time.
+"""The reverse-mode engine behind :mod:`sortnet.nn.autodiff`: one chunk of rows at a time.
 
 A chunk's forward pass keeps, per layer, its input and ``act'(z)`` (and ``act(z)``
 when parameter gradients are wanted); rows that hit a kink exactly (``z == 0`` at a
 ReLU or abs unit) are redone with a forward tangent in direction ``(1, ..., n)``,
 which picks the one-sided derivative (the stable-ties rule of
-:mod:`sortnet.autodiff`). The reverse sweep sends upstream gradients back through
-each layer and, for :func:`sortnet.autodiff.grad`, accumulates ``G.T @ V`` per
+:mod:`sortnet.nn.autodiff`). The reverse sweep sends upstream gradients back through
+each layer and, for :func:`sortnet.nn.autodiff.grad`, accumulates ``G.T @ V`` per
 matrix in float64 (dense, or on a sparse matrix's pattern). Matrices are used
 dense or CSR by the executor's rule.
 """

@@ -17,8 +17,8 @@ request (``allow_missing_digest=True``), because a change to it cannot be detect
 Weights are stored as float32 when that is lossless (compiled weights are small
 dyadic numbers), else float64. Files are written to a temporary name and renamed,
 so a crash never leaves half a model behind. :func:`load_model` never unpickles,
-bounds every size it reads (:mod:`sortnet.model_archive`), checks every array and
-the metadata before building anything (:mod:`sortnet.model_file_checks`) and refuses
+bounds every size it reads (:mod:`sortnet.nn.npz_archive`), checks every array and
+the metadata before building anything (:mod:`sortnet.nn.npz_checks`) and refuses
 a file whose content no longer matches its digest. The digest covers every weight,
 bias, activation and the model metadata (not the unit labels, which only annotate
 summaries and drawings); it detects a changed file, it is not a signature: whoever

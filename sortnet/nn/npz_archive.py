@@ -9,7 +9,7 @@ file above :data:`RATIO_FREE_BYTES`); members must be plain (stored or deflated,
 whose reads zipfile bounds by the declared size) ``.npy`` arrays of a numeric or
 string dtype, never objects (pickle); and each ``.npy`` header's shape must need
 exactly the bytes the member holds. What the arrays mean is checked next, by
-:mod:`sortnet.model_file_checks`.
+:mod:`sortnet.nn.npz_checks`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ kernels and scipy's sparse routines index memory with the stored indices), exhau
 memory (every count and size in it is read from the file) or run with weights that
 contradict its own description. Loading goes in steps, each bounded or checked:
 
-1. :func:`sortnet.model_archive.read_archive`: bounded reading of the file, its zip
+1. :func:`sortnet.nn.npz_archive.read_archive`: bounded reading of the file, its zip
    directory and every ``.npy`` header (nothing is allocated that the file does not hold);
 2. :func:`checked_layers` (here): the header's layer descriptions and every array:
    dtype, ndim, finiteness, CSR structure (indices in range, ``indptr`` monotone from
@@ -14,7 +14,7 @@ contradict its own description. Loading goes in steps, each bounded or checked:
 3. :func:`check_metadata` (here): the model metadata against the weights (``n``, ``k``
    and output width, lowering and activations, bound, readout, source network).
 
-:mod:`sortnet.model_io` then builds the model and compares its content digest.
+:mod:`sortnet.nn.npz` then builds the model and compares its content digest.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def check_layer_meta(layers_meta: Any, path: Path) -> list[dict[str, Any]]:
 def checked_layers(
     layers_meta: list[dict[str, Any]], arrays: Mapping[str, np.ndarray], path: Path
 ) -> list[dict[str, Any]]:
-    """Keyword arguments of :class:`~sortnet.model.Layer`, one dict per layer, all checked.
+    """Keyword arguments of :class:`~sortnet.nn.layer.Layer`, one dict per layer, all checked.
 
     Matrices come back as float64 arrays (dense) or scipy CSR arrays built only after
     their index arrays were checked.
@@ -239,7 +239,7 @@ def _matrix(arrays: Mapping[str, np.ndarray], prefix: str, sparse: bool, path: P
 def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
     """Refuse model metadata that is malformed or contradicts the layers.
 
-    ``layers`` are :class:`~sortnet.model.Layer` objects; ``where`` starts each
+    ``layers`` are :class:`~sortnet.nn.layer.Layer` objects; ``where`` starts each
     message (the file). Checked: ``n`` and the source network's ``n``; ``k`` an
     integer in ``1..n`` with one output, else ``n`` outputs; a known ``lowering``
     whose activations and layer kinds the layers have; ``bound`` a positive finite
@@ -249,7 +249,7 @@ def check_metadata(metadata: Any, layers: Sequence[Any], where: str) -> None:
 
     Examples
     --------
-    >>> from sortnet.model import Layer
+    >>> from sortnet.nn.layer import Layer
     >>> layers = [Layer(np.eye(2), np.zeros(2), ("identity", "identity"))]
     >>> check_metadata({"n": 2, "lowering": "relu", "k": None}, layers, "m.npz")
     >>> check_metadata({"n": 2, "lowering": "relu", "k": 3}, layers, "m.npz")

@@ -4,7 +4,7 @@ scipy checks only the lengths of a CSR matrix's arrays when it builds one; its
 sparse routines (conversion, products, ``sum_duplicates``) and the model kernels
 then index memory with the stored column indices and row pointers. An index out of
 range reads or writes outside the matrix (a crash, not an error), so every matrix
-from outside (a model file, a hand-built :class:`~sortnet.model.Layer`) is checked
+from outside (a model file, a hand-built :class:`~sortnet.nn.layer.Layer`) is checked
 here first.
 """
 
