@@ -52,7 +52,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -60,7 +60,10 @@ from sortnet.errors import InputError
 from sortnet.nn._blas import set_thread_local_blas_threads
 from sortnet.nn.backprop import Accumulator, backward, forward_records, plan
 from sortnet.nn.executor import _limit, _refusal, check_input, default_threads
-from sortnet.nn.model import CompiledModel, Matrix
+from sortnet.nn.layer import Matrix
+
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
 
 __all__ = ["LayerGrad", "grad", "jacobian", "vjp"]
 

@@ -15,14 +15,17 @@ from __future__ import annotations
 import weakref
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sortnet.errors import InputError
 from sortnet.nn.activations import ACTIVATIONS, Activation
 from sortnet.nn.executor import SPARSE_MAX_DENSITY, SPARSE_MIN_SIZE
-from sortnet.nn.model import CompiledModel, Matrix, to_dense
+from sortnet.nn.layer import Matrix, to_dense
+
+if TYPE_CHECKING:
+    from sortnet.nn.model import CompiledModel
 
 
 class Product:
