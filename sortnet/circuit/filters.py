@@ -1,0 +1,335 @@
+"""Median and rank filters on images with selection networks, equal to ``scipy.ndimage``.
+
+:func:`rank_filter` returns what ``scipy.ndimage.rank_filter`` (and ``median_filter``)
+return for a rectangular window, bit for bit, and runs the smallest known selection
+network (:func:`sortnet.selection_network`) on every window:
+
+* the image is extended by the boundary mode with an index map (:func:`pad_indices`),
+  exactly as scipy extends it, also when the window is larger than the image;
+* with numba, a generated kernel (:mod:`sortnet.circuit.filter_codegen`) sorts each
+  column of the window once per output row and shares it between the neighbouring
+  windows, then runs a selection network that knows the columns are sorted
+  (:func:`sortnet.circuit.filter_codegen.merge_network`); one thread;
+* without numba (or for small images whose kernel is not compiled yet) the same
+  selection network runs column-wise in numpy over every pixel of a block of rows.
+
+Every compare-exchange is a min/max, so each output is one of the values of its
+window (or ``cval``). ``-0.0`` and ``0.0`` are equal values: scipy's selection
+algorithm returns either sign depending on where they sit in the window, and so may
+this module; every other output has scipy's bit pattern.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from typing import Any
+
+import numpy as np
+
+from sortnet._jit import AUTO_MIN_ELEMENTS, choose_backend
+from sortnet.errors import InputError
+from sortnet.generators.selection import selection_network
+from sortnet.network import Comparator
+
+__all__ = ["MODES", "pad_indices", "rank_filter", "resolve_filter_rank", "window_size"]
+
+#: scipy's boundary modes that :func:`rank_filter` accepts.
+MODES = ("reflect", "nearest", "constant", "mirror", "wrap")
+#: Pixels per block of the numpy path (each comparator makes two arrays of this size).
+BLOCK_PIXELS = 1 << 16
+
+
+def rank_filter(
+    image: Any,
+    size: int | tuple[int, int],
+    rank: int | str = "median",
+    *,
+    mode: str = "reflect",
+    cval: float = 0.0,
+    backend: str | None = None,
+) -> np.ndarray:
+    """The rank filter of a 2-D image (or each channel of a channels-last 3-D image).
+
+    Parameters
+    ----------
+    image : array_like, shape (H, W) or (H, W, C)
+        Integer or floating values, no NaN (``inf`` is fine). A 3-D array is filtered
+        channel by channel (scipy's ``size=(h, w, 1)``).
+    size : int or (int, int)
+        Window height and width, each odd and ``>= 1``; an int is a square window.
+    rank : int or {"median", "min", "max"}, optional
+        The 0-based rank within the window, like scipy's ``rank_filter`` (negative
+        counts from the top: ``-1`` is the maximum); ``"median"`` is rank
+        ``h * w // 2`` (scipy's ``median_filter``).
+    mode : {"reflect", "nearest", "constant", "mirror", "wrap"}, optional
+        How the image is extended beyond its border, as in scipy (``reflect``:
+        ``d c b a | a b c d | d c b a``).
+    cval : float, optional
+        The value beyond the border in ``constant`` mode, converted to the image
+        dtype; integer images need an integer ``cval`` their dtype holds.
+    backend : {"auto", "numba", "numpy"}, optional
+        Default ``$SORTNET_KERNEL``, else ``auto``: the compiled kernel for images of
+        at least ``AUTO_MIN_ELEMENTS`` window values, or when already compiled.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and dtype as ``image``.
+
+    Raises
+    ------
+    InputError
+        For NaN, a dtype that is not integer or floating, an image that is not 2-D or
+        3-D, a size that is not odd and positive, an unknown mode, a rank outside the
+        window or a ``cval`` the dtype cannot hold.
+
+    Examples
+    --------
+    >>> image = np.array([[1, 9, 2], [8, 3, 7], [4, 6, 5]], dtype=np.uint8)
+    >>> rank_filter(image, 3)
+    array([[3, 3, 3],
+           [4, 5, 5],
+           [4, 5, 5]], dtype=uint8)
+    >>> rank_filter(image, (1, 3), "max", mode="constant", cval=0)
+    array([[9, 9, 9],
+           [8, 8, 7],
+           [6, 6, 6]], dtype=uint8)
+    >>> rank_filter(image.astype(float), 4)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: size must be odd, got 4 (the window is centred on its pixel)
+    """
+    image = check_image(image)
+    height, width = window_size(size)
+    n = height * width
+    position = resolve_filter_rank(rank, n)
+    if mode not in MODES:
+        raise InputError(f"unknown mode {mode!r}; choose {', '.join(MODES)}")
+    fill = check_cval(cval, image.dtype) if mode == "constant" else None
+    out = np.empty_like(image)
+    if image.size == 0:
+        return out
+    planes = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
+    targets = [out] if image.ndim == 2 else [out[..., c] for c in range(image.shape[2])]
+    rows = pad_indices(image.shape[0], height // 2, mode)
+    cols = pad_indices(image.shape[1], width // 2, mode)
+    use_kernel = _use_kernel(image, height, width, position, backend)
+    for plane, target in zip(planes, targets, strict=True):
+        padded = extend(plane, rows, cols, fill)
+        if use_kernel:
+            from sortnet.circuit import filter_kernels
+
+            filter_kernels.filter_into(padded, target, height, width, position)
+        else:
+            filter_numpy(padded, target, height, width, position)
+    return out
+
+
+def check_image(image: Any) -> np.ndarray:
+    """``image`` as an ndarray, checked: 2-D or 3-D, integer or floating, no NaN.
+
+    Examples
+    --------
+    >>> check_image([[1.0, np.nan]])
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: the image contains NaN at pixel (0, 1)
+    """
+    try:
+        image = np.asarray(image)
+    except ValueError as error:  # ragged nested lists
+        raise InputError(f"the image must be a rectangular array: {error}") from None
+    if image.dtype.kind not in "iuf":
+        raise InputError(f"the image must have an integer or floating dtype, got {image.dtype}")
+    if image.ndim not in (2, 3):
+        raise InputError(
+            f"the image must be 2-D (H, W) or channels-last 3-D (H, W, C), "
+            f"got shape {image.shape}"
+        )
+    if image.dtype.kind == "f" and image.size and np.isnan(image.min()):
+        where = tuple(int(i) for i in np.argwhere(np.isnan(image))[0])
+        raise InputError(f"the image contains NaN at pixel {where}")
+    return image
+
+
+def window_size(size: Any) -> tuple[int, int]:
+    """``(height, width)`` of the window: each an odd int ``>= 1``.
+
+    Examples
+    --------
+    >>> window_size(5), window_size((3, 7))
+    ((5, 5), (3, 7))
+    >>> window_size(0)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: size must be a positive odd integer, got 0
+    """
+    sizes = size if isinstance(size, (tuple, list)) else (size, size)
+    if len(sizes) != 2:
+        raise InputError(f"size must be an int or (height, width), got {size!r}")
+    checked = []
+    for value in sizes:
+        if isinstance(value, (bool, str)) or not hasattr(value, "__index__"):
+            raise InputError(f"size must be a positive odd integer, got {value!r}")
+        value = operator.index(value)
+        if value < 1:
+            raise InputError(f"size must be a positive odd integer, got {value}")
+        if value % 2 == 0:
+            raise InputError(f"size must be odd, got {value} (the window is centred on its pixel)")
+        checked.append(value)
+    return checked[0], checked[1]
+
+
+def resolve_filter_rank(rank: Any, n: int) -> int:
+    """The 0-based rank among ``n`` window values: scipy's rule, plus three names.
+
+    Examples
+    --------
+    >>> resolve_filter_rank("median", 9), resolve_filter_rank("max", 9), resolve_filter_rank(-2, 9)
+    (4, 8, 7)
+    >>> resolve_filter_rank(9, 9)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: rank must be in -9..8 for a window of 9 values, got 9
+    """
+    named = {"median": n // 2, "min": 0, "max": n - 1}
+    if isinstance(rank, str) and rank.lower() in named:
+        return named[rank.lower()]
+    if isinstance(rank, (str, bool)) or not hasattr(rank, "__index__"):
+        raise InputError(
+            f"rank must be an integer (0-based, negative from the top) or median, min, max; "
+            f"got {rank!r}"
+        )
+    value = operator.index(rank)
+    if not -n <= value < n:
+        raise InputError(f"rank must be in {-n}..{n - 1} for a window of {n} values, got {value}")
+    return value + n if value < 0 else value
+
+
+def check_cval(cval: Any, dtype: np.dtype) -> np.ndarray:
+    """``cval`` as a 0-d array of ``dtype``; integer dtypes need an integer they hold.
+
+    Examples
+    --------
+    >>> check_cval(300, np.dtype(np.uint8))
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.InputError: cval 300 does not fit uint8 (0..255)
+    """
+    if isinstance(cval, (bool, str, bytes)) or not isinstance(cval, (int, float, np.number)):
+        raise InputError(f"cval must be a number, got {cval!r}")
+    if np.isnan(cval):
+        raise InputError("cval must not be NaN")
+    if dtype.kind == "f":
+        return np.asarray(cval, dtype=dtype)
+    info = np.iinfo(dtype)
+    if isinstance(cval, (float, np.floating)) and not float(cval).is_integer():
+        raise InputError(f"cval {cval!r} is not an integer; the image has dtype {dtype}")
+    value = int(cval)
+    if not info.min <= value <= info.max:
+        raise InputError(f"cval {cval!r} does not fit {dtype} ({info.min}..{info.max})")
+    return np.asarray(value, dtype=dtype)
+
+
+def pad_indices(length: int, half: int, mode: str) -> np.ndarray:
+    """Source index of each position of an axis extended by ``half`` on both sides.
+
+    ``-1`` marks ``cval`` (``constant`` mode). Any ``half``, also past ``length``
+    (scipy reflects as many times as it takes).
+
+    Examples
+    --------
+    >>> pad_indices(3, 4, "reflect").tolist()
+    [2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0]
+    >>> pad_indices(3, 2, "mirror").tolist(), pad_indices(3, 2, "constant").tolist()
+    ([2, 1, 0, 1, 2, 1, 0], [-1, -1, 0, 1, 2, -1, -1])
+    """
+    index = np.arange(-half, length + half)
+    if mode == "nearest":
+        return np.clip(index, 0, length - 1)
+    if mode == "constant":
+        return np.where((index >= 0) & (index < length), index, -1)
+    if mode == "wrap":
+        return index % length
+    if mode == "mirror":
+        if length == 1:
+            return np.zeros_like(index)
+        period = 2 * length - 2
+        folded = index % period
+        return np.where(folded < length, folded, period - folded)
+    if mode == "reflect":
+        folded = index % (2 * length)
+        return np.where(folded < length, folded, 2 * length - 1 - folded)
+    raise InputError(f"unknown mode {mode!r}; choose {', '.join(MODES)}")
+
+
+def extend(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill: Any) -> np.ndarray:
+    """The 2-D ``plane`` extended by the index maps of :func:`pad_indices` (C-contiguous).
+
+    Examples
+    --------
+    >>> extend(np.array([[1, 2]]), np.array([-1, 0]), np.array([1, 0, -1]), np.array(7))
+    array([[7, 7, 7],
+           [2, 1, 7]])
+    """
+    out = plane[np.maximum(rows, 0)[:, None], np.maximum(cols, 0)[None, :]]
+    if fill is not None:
+        out[rows < 0, :] = fill
+        out[:, cols < 0] = fill
+    return np.ascontiguousarray(out)
+
+
+@functools.lru_cache(maxsize=64)
+def window_network(n: int, position: int) -> tuple[tuple[Comparator, ...], int]:
+    """``(comparators, output wire)`` of the smallest known network for rank ``position``.
+
+    Examples
+    --------
+    >>> comparators, wire = window_network(25, 12)
+    >>> len(comparators), wire
+    (85, 12)
+    """
+    net = selection_network(n, position + 1)
+    return tuple(net.comparators), net.output_wires[0]
+
+
+def filter_numpy(
+    padded: np.ndarray, out: np.ndarray, height: int, width: int, position: int
+) -> None:
+    """Fill ``out`` (H, W) from the extended ``padded`` with the network, column-wise in numpy.
+
+    Examples
+    --------
+    >>> out = np.empty((1, 2), np.int64)
+    >>> filter_numpy(np.array([[5, 1, 3, 0]]), out, 1, 3, 1); out
+    array([[3, 1]])
+    """
+    comparators, wire = window_network(height * width, position)
+    rows, cols = out.shape
+    step = max(1, BLOCK_PIXELS // max(1, cols))
+    for start in range(0, rows, step):
+        stop = min(rows, start + step)
+        wires = [
+            padded[start + di : stop + di, dj : dj + cols]
+            for di in range(height)
+            for dj in range(width)
+        ]
+        for i, j in comparators:
+            wires[i], wires[j] = np.minimum(wires[i], wires[j]), np.maximum(wires[i], wires[j])
+        out[start:stop] = wires[wire]
+
+
+def _use_kernel(image: np.ndarray, height: int, width: int, position: int, backend: Any) -> bool:
+    chosen = choose_backend(backend)
+    if chosen == "numpy" or height * width == 1:
+        return False
+    from sortnet.circuit import filter_kernels
+
+    if image.dtype not in filter_kernels.KERNEL_DTYPES:
+        return False
+    if chosen == "numba":
+        return True
+    if image.size * height * width >= AUTO_MIN_ELEMENTS:
+        return True
+    return filter_kernels.is_compiled(image.dtype, height, width, position)

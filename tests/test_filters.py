@@ -1,0 +1,208 @@
+"""Rank and median filters against scipy.ndimage, bit for bit; kernels, errors, CLI, ONNX."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+from sortnet.circuit import filter_codegen
+from sortnet.circuit.filters import MODES, pad_indices, rank_filter
+from sortnet.errors import InputError
+
+DTYPES = ("float32", "float64", "int8", "uint8", "int64", "uint16")
+SIZES = (1, 3, 5, 7, (3, 5), (5, 1), (1, 3))
+
+
+def scipy_rank(image, size, rank, mode="reflect", cval=0.0):
+    """scipy's answer for a 2-D or channels-last 3-D image (one window per channel)."""
+    sizes = (size, size) if isinstance(size, int) else tuple(size)
+    if image.ndim == 3:
+        sizes = (*sizes, 1)
+    n = sizes[0] * sizes[1]
+    if rank == "median":
+        return ndi.median_filter(image, size=sizes, mode=mode, cval=cval)
+    position = {"min": 0, "max": n - 1}.get(rank, rank)
+    return ndi.rank_filter(image, position, size=sizes, mode=mode, cval=cval)
+
+
+def random_image(rng, shape, dtype, spread=None):
+    """Random values of ``dtype`` with many ties (``spread`` distinct values, if given)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        values = rng.standard_normal(shape) * 100
+        if spread:
+            values = np.round(values / 100 * spread) + 0.0  # no -0.0: see the zeros test
+        return values.astype(dtype)
+    info = np.iinfo(dtype)
+    low, high = (-spread, spread) if spread else (info.min, info.max)
+    low, high = max(low, info.min), min(high, info.max)
+    return rng.integers(low, high, size=shape, endpoint=True, dtype=dtype)
+
+
+def assert_bits_equal(actual, expected):
+    assert actual.dtype == expected.dtype and actual.shape == expected.shape
+    unsigned = np.dtype(f"u{actual.dtype.itemsize}")
+    assert np.array_equal(actual.view(unsigned), expected.view(unsigned))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_size_mode_and_rank_matches_scipy_bit_for_bit(dtype):
+    rng = np.random.default_rng(sum(map(ord, dtype)))
+    for size, mode in itertools.product(SIZES, MODES):
+        sizes = (size, size) if isinstance(size, int) else size
+        n = sizes[0] * sizes[1]
+        image = random_image(rng, (9, 11), dtype, spread=int(rng.choice([3, 50])))
+        cval = 7 if mode == "constant" else 0.0
+        for rank in ("median", "min", "max", n // 3, -2 if n > 1 else 0):
+            expected = scipy_rank(image, size, rank, mode, cval)
+            actual = rank_filter(image, size, rank, mode=mode, cval=cval, backend="numpy")
+            assert_bits_equal(actual, expected)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3), (3, 2), (1, 6)])
+def test_images_smaller_than_the_window(shape):
+    rng = np.random.default_rng(1)
+    image = random_image(rng, shape, "float64")
+    for size, mode, rank in itertools.product((3, 5, 7, (9, 3)), MODES, ("median", "min", 1)):
+        expected = scipy_rank(image, size, rank, mode, -1.5)
+        actual = rank_filter(image, size, rank, mode=mode, cval=-1.5, backend="numpy")
+        assert_bits_equal(actual, expected)
+
+
+def test_pad_indices_extend_as_scipy_does_also_many_times_over():
+    # scipy's extension of a line, read through a footprint with one True at an offset.
+    line = np.array([10.0, 20.0, 30.0])
+    for mode in MODES:
+        index = pad_indices(3, 7, mode)
+        extended = np.where(index >= 0, line[np.maximum(index, 0)], -1.0)
+        for offset in range(-7, 8):
+            footprint = np.zeros(15, bool)
+            footprint[7 + offset] = True
+            seen = ndi.rank_filter(line, 0, footprint=footprint, mode=mode, cval=-1.0)
+            assert seen.tolist() == extended[7 + offset : 10 + offset].tolist(), (mode, offset)
+
+
+def window_reference(image, size, position, mode, cval):
+    """The exact rank by sorting every window (scipy rounds 64-bit integers past 2**53)."""
+    sizes = (size, size) if isinstance(size, int) else size
+    rows = pad_indices(image.shape[0], sizes[0] // 2, mode)
+    cols = pad_indices(image.shape[1], sizes[1] // 2, mode)
+    padded = image[np.maximum(rows, 0)][:, np.maximum(cols, 0)]
+    padded[rows < 0] = cval
+    padded[:, cols < 0] = cval
+    windows = np.lib.stride_tricks.sliding_window_view(padded, sizes)
+    flat = windows.reshape(*image.shape, -1)
+    return np.sort(flat, axis=-1)[..., position]
+
+
+def test_channels_last_images():
+    rng = np.random.default_rng(2)
+    image = random_image(rng, (8, 10, 3), "uint8")
+    for size, rank in ((3, "median"), ((5, 3), 4), (5, "max")):
+        assert_bits_equal(rank_filter(image, size, rank, backend="numpy"), scipy_rank(image, size, rank))
+
+
+def test_signed_zeros_and_infinities():
+    rng = np.random.default_rng(3)
+    values = np.array([0.0, -0.0, np.inf, -np.inf, 1.5, -1.5], dtype=np.float32)
+    image = rng.choice(values, size=(12, 13))
+    for size, mode, rank in itertools.product((3, 5), MODES, ("median", "min", "max", 2)):
+        expected = scipy_rank(image, size, rank, mode, np.inf)
+        actual = rank_filter(image, size, rank, mode=mode, cval=np.inf, backend="numpy")
+        # -0.0 == 0.0: scipy returns either sign depending on its selection order.
+        assert np.array_equal(actual, expected)
+    no_mixed = np.where(image == 0, 0.0, image).astype(np.float32)
+    assert_bits_equal(rank_filter(no_mixed, 5, backend="numpy"), scipy_rank(no_mixed, 5, "median"))
+
+
+@pytest.mark.parametrize("dtype", ["int8", "uint8", "int64", "uint16", "uint64"])
+def test_integer_extremes(dtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(4)
+    image = rng.choice(np.array([info.min, info.max, info.min + 1, 0], dtype=dtype), (10, 9))
+    for size, mode in itertools.product((3, (5, 3)), MODES):
+        cval = int(info.max) if mode == "constant" else 0
+        n = 9 if size == 3 else 15
+        for rank, position in (("median", n // 2), ("min", 0), ("max", n - 1), (2, 2)):
+            actual = rank_filter(image, size, rank, mode=mode, cval=cval, backend="numpy")
+            assert_bits_equal(actual, window_reference(image, size, position, mode, cval))
+            if info.bits < 64:
+                assert_bits_equal(actual, scipy_rank(image, size, rank, mode, cval))
+
+
+def test_scipy_rounds_64_bit_integers_and_rank_filter_does_not():
+    image = np.full((3, 3), 2**62 + 1, dtype=np.int64)
+    assert ndi.median_filter(image, 3)[1, 1] == 2**62  # through float64
+    assert rank_filter(image, 3)[1, 1] == 2**62 + 1
+    assert rank_filter(np.full((1, 2), 2**64 - 1, np.uint64), 3).tolist() == [[2**64 - 1] * 2]
+
+
+@pytest.mark.parametrize(
+    ("dtype", "size", "rank"),
+    [("float32", 3, "median"), ("int16", (3, 5), 3), ("float64", 5, "max")],
+)
+def test_compiled_kernels_match_scipy(dtype, size, rank):
+    rng = np.random.default_rng(5)
+    image = random_image(rng, (37, 41), dtype, spread=20)
+    expected = scipy_rank(image, size, rank)
+    assert_bits_equal(rank_filter(image, size, rank, backend="numba"), expected)
+    from sortnet.circuit import filter_kernels
+
+    sizes = (size, size) if isinstance(size, int) else size
+    position = {"median": sizes[0] * sizes[1] // 2, "max": sizes[0] * sizes[1] - 1}.get(rank, rank)
+    padded = np.ascontiguousarray(np.pad(image, [(s // 2, s // 2) for s in sizes], "symmetric"))
+    out = np.empty_like(image)
+    filter_kernels.filter_into(padded, out, *sizes, position, form="direct")
+    assert_bits_equal(out, expected)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 5), (3, 3), (3, 5), (5, 3), (5, 5)])
+def test_merge_network_selects_from_sorted_columns(height, width):
+    rng = np.random.default_rng(height * 10 + width)
+    n = height * width
+    batch = np.sort(rng.integers(0, 4, size=(500, width, height)), axis=2).reshape(500, n)
+    positions = range(n) if n <= 15 else (0, 1, 7, n // 2, n - 2, n - 1)
+    for position in positions:
+        comparators, wire = filter_codegen.merge_network(height, width, position)
+        wires = [batch[:, w] for w in range(n)]
+        for i, j in comparators:
+            wires[i], wires[j] = np.minimum(wires[i], wires[j]), np.maximum(wires[i], wires[j])
+        assert np.array_equal(wires[wire], np.partition(batch, position, axis=1)[:, position])
+
+
+def test_the_5x5_median_needs_at_most_85_compare_exchanges():
+    _, direct = filter_codegen.kernel_source(5, 5, 12, "direct")
+    _, shared = filter_codegen.kernel_source(5, 5, 12, "shared")
+    assert direct == 85
+    assert shared + len(filter_codegen.column_sorter(5)) < 85  # 69 + 9 column sorts
+
+
+@pytest.mark.parametrize(
+    ("image", "kwargs", "message"),
+    [
+        (np.array([[1.0, np.nan]]), {"size": 3}, "NaN at pixel (0, 1)"),
+        (np.zeros((4, 4)), {"size": 4}, "size must be odd, got 4"),
+        (np.zeros((4, 4)), {"size": 0}, "positive odd integer, got 0"),
+        (np.zeros((4, 4)), {"size": (3, 3, 3)}, "an int or (height, width)"),
+        (np.zeros((4, 4)), {"size": 2.5}, "positive odd integer, got 2.5"),
+        (np.zeros((4, 4)), {"size": 3, "mode": "grid"}, "unknown mode 'grid'"),
+        (np.zeros((4, 4)), {"size": 3, "rank": 9}, "rank must be in -9..8"),
+        (np.zeros((4, 4)), {"size": 3, "rank": "mean"}, "or median, min, max; got 'mean'"),
+        (np.zeros((4, 4)), {"size": 3, "rank": 1.0}, "got 1.0"),
+        (np.zeros((2, 2, 2, 2)), {"size": 3}, "got shape (2, 2, 2, 2)"),
+        (np.zeros(4), {"size": 3}, "got shape (4,)"),
+        (np.zeros((3, 3), bool), {"size": 3}, "got bool"),
+        (np.zeros((3, 3), complex), {"size": 3}, "got complex128"),
+        (np.zeros((3, 3), object), {"size": 3}, "got object"),
+        (np.zeros((3, 3), np.uint8), {"size": 3, "mode": "constant", "cval": 256}, "does not fit"),
+        (np.zeros((3, 3), np.int8), {"size": 3, "mode": "constant", "cval": 1.5}, "not an integer"),
+        (np.zeros((3, 3)), {"size": 3, "mode": "constant", "cval": np.nan}, "cval must not be NaN"),
+    ],
+)
+def test_errors(image, kwargs, message):
+    with pytest.raises(InputError) as error:
+        rank_filter(image, **kwargs)
+    assert message in str(error.value)
