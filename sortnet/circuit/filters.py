@@ -32,7 +32,7 @@ from sortnet.errors import InputError
 from sortnet.generators.selection import selection_network
 from sortnet.network import Comparator
 
-__all__ = ["MODES", "pad_indices", "rank_filter", "resolve_filter_rank", "window_size"]
+__all__ = ["MODES", "FilterPlan", "pad_indices", "rank_filter", "resolve_filter_rank", "window_size"]
 
 #: scipy's boundary modes that :func:`rank_filter` accepts.
 MODES = ("reflect", "nearest", "constant", "mirror", "wrap")
@@ -101,29 +101,67 @@ def rank_filter(
     sortnet.errors.InputError: size must be odd, got 4 (the window is centred on its pixel)
     """
     image = check_image(image)
-    height, width = window_size(size)
-    n = height * width
-    position = resolve_filter_rank(rank, n)
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}; choose {', '.join(MODES)}")
-    fill = check_cval(cval, image.dtype) if mode == "constant" else None
-    out = np.empty_like(image)
-    if image.size == 0:
-        return out
-    planes = [image] if image.ndim == 2 else [image[..., c] for c in range(image.shape[2])]
-    targets = [out] if image.ndim == 2 else [out[..., c] for c in range(image.shape[2])]
-    rows = pad_indices(image.shape[0], height // 2, mode)
-    cols = pad_indices(image.shape[1], width // 2, mode)
-    use_kernel = _use_kernel(image, height, width, position, backend)
-    for plane, target in zip(planes, targets, strict=True):
-        padded = extend(plane, rows, cols, fill)
-        if use_kernel:
-            from sortnet.circuit import filter_kernels
+    plan = FilterPlan(image.shape, image.dtype, size, rank, mode, cval, backend)
+    return plan.rows_of(image, 0, image.shape[0])
 
-            filter_kernels.filter_into(padded, target, height, width, position)
-        else:
-            filter_numpy(padded, target, height, width, position)
-    return out
+
+class FilterPlan:
+    """What :func:`rank_filter` decides once per image: window, rank, extension, back end.
+
+    :meth:`rows_of` then computes any band of output rows, reading only the image rows
+    it needs (the command line filters a memory-mapped ``.npy`` file band by band).
+
+    Examples
+    --------
+    >>> image = np.arange(20.0).reshape(4, 5)
+    >>> plan = FilterPlan(image.shape, image.dtype, 3, "max", "nearest", 0.0, "numpy")
+    >>> plan.rows_of(image, 2, 4)
+    array([[16., 17., 18., 19., 19.],
+           [16., 17., 18., 19., 19.]])
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        dtype: np.dtype,
+        size: Any,
+        rank: Any,
+        mode: str,
+        cval: Any,
+        backend: str | None,
+    ) -> None:
+        self.height, self.width = window_size(size)
+        self.position = resolve_filter_rank(rank, self.height * self.width)
+        if not isinstance(mode, str) or mode not in MODES:
+            raise InputError(f"unknown mode {mode!r}; choose {', '.join(MODES)}")
+        self.fill = check_cval(cval, np.dtype(dtype)) if mode == "constant" else None
+        self.rows = pad_indices(shape[0], self.height // 2, mode)
+        self.cols = pad_indices(shape[1], self.width // 2, mode)
+        pixels = int(np.prod(shape))
+        self.kernel = _use_kernel(
+            np.dtype(dtype), pixels, self.height, self.width, self.position, backend
+        )
+
+    def rows_of(self, image: np.ndarray, start: int, stop: int) -> np.ndarray:
+        """Output rows ``start:stop`` of the checked ``image`` (2-D or channels-last 3-D)."""
+        out = np.empty((stop - start, *image.shape[1:]), dtype=image.dtype)
+        if out.size == 0:
+            return out
+        rows = self.rows[start : stop + self.height - 1]
+        channels = [None] if image.ndim == 2 else range(image.shape[2])
+        for c in channels:
+            plane = image if c is None else image[..., c]
+            target = out if c is None else out[..., c]
+            padded = extend(plane, rows, self.cols, self.fill)
+            if self.kernel:
+                from sortnet.circuit import filter_kernels
+
+                filter_kernels.filter_into(
+                    padded, target, self.height, self.width, self.position
+                )
+            else:
+                filter_numpy(padded, target, self.height, self.width, self.position)
+        return out
 
 
 def check_image(image: Any) -> np.ndarray:
@@ -320,16 +358,18 @@ def filter_numpy(
         out[start:stop] = wires[wire]
 
 
-def _use_kernel(image: np.ndarray, height: int, width: int, position: int, backend: Any) -> bool:
+def _use_kernel(
+    dtype: np.dtype, pixels: int, height: int, width: int, position: int, backend: Any
+) -> bool:
     chosen = choose_backend(backend)
     if chosen == "numpy" or height * width == 1:
         return False
     from sortnet.circuit import filter_kernels
 
-    if image.dtype not in filter_kernels.KERNEL_DTYPES:
+    if dtype not in filter_kernels.KERNEL_DTYPES:
         return False
     if chosen == "numba":
         return True
-    if image.size * height * width >= AUTO_MIN_ELEMENTS:
+    if pixels * height * width >= AUTO_MIN_ELEMENTS:
         return True
-    return filter_kernels.is_compiled(image.dtype, height, width, position)
+    return filter_kernels.is_compiled(dtype, height, width, position)
