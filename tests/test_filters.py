@@ -206,3 +206,137 @@ def test_errors(image, kwargs, message):
     with pytest.raises(InputError) as error:
         rank_filter(image, **kwargs)
     assert message in str(error.value)
+
+
+def onnx_filter(model, image, size, mode="reflect", cval=0.0):
+    ort = pytest.importorskip("onnxruntime")
+    from sortnet.nn.filter_onnx import build_filter_onnx
+
+    proto = build_filter_onnx(model, image.shape, size, mode=mode, cval=cval)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"image": image})[0]
+
+
+def selection_model(n, k):
+    import compilers
+    import sortnet
+
+    return compilers.compile(sortnet.selection_network(n, k), k=k)
+
+
+@pytest.mark.parametrize(
+    ("size", "k", "mode"),
+    [(3, 5, "reflect"), (5, 13, "constant"), ((3, 5), 2, "wrap"), (3, 9, "mirror"), (3, 1, "nearest")],
+)
+def test_onnx_filter_is_exact_on_integer_images(size, k, mode):
+    pytest.importorskip("onnx")
+    sizes = (size, size) if isinstance(size, int) else size
+    model = selection_model(sizes[0] * sizes[1], k)
+    rng = np.random.default_rng(k)
+    for shape in ((7, 9), (2, 3), (1, 1)):
+        image = rng.integers(0, 256, size=shape).astype(np.float32)
+        expected = rank_filter(image, size, k - 1, mode=mode, cval=17, backend="numpy")
+        assert_bits_equal(onnx_filter(model, image, size, mode, 17), expected)
+        as_uint8 = rank_filter(image.astype(np.uint8), size, k - 1, mode=mode, cval=17)
+        assert np.array_equal(onnx_filter(model, image, size, mode, 17), as_uint8)
+
+
+def test_onnx_filter_on_floats_is_within_the_model_bound():
+    pytest.importorskip("onnx")
+    model = selection_model(25, 13)
+    image = (np.random.default_rng(6).standard_normal((9, 8)) * 1e3).astype(np.float32)
+    expected = rank_filter(image, 5, backend="numpy")
+    got = onnx_filter(model, image, 5)
+    padded = np.pad(image, 2, mode="symmetric")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, (5, 5)).reshape(-1, 25)
+    bound = model.error_bound(windows).reshape(image.shape)
+    assert np.all(np.abs(got.astype(np.float64) - expected) <= bound)
+    # Not vacuous: 8 (D + 1) 2**-24 max|window|, D = 16 here.
+    assert np.all(bound <= 1e-5 * np.abs(windows).max(axis=1).reshape(image.shape))
+
+
+def test_onnx_filter_refuses_mismatched_models():
+    pytest.importorskip("onnx")
+    from sortnet.errors import SortnetError
+    from sortnet.nn.filter_onnx import build_filter_onnx
+
+    with pytest.raises(SortnetError, match="takes 9 values but a 5x5 window holds 25"):
+        build_filter_onnx(selection_model(9, 5), (4, 4), 5)
+    with pytest.raises(InputError, match="unknown mode 'grid'"):
+        build_filter_onnx(selection_model(9, 5), (4, 4), 3, mode="grid")
+    with pytest.raises(InputError, match="size must be an odd int"):
+        build_filter_onnx(selection_model(9, 5), (4, 4), (3, 3, 1))
+
+
+def cli(*argv):
+    from sortnet.cli import main
+
+    return main([str(a) for a in argv])
+
+
+def test_cli_filters_npy_files_band_by_band(tmp_path):
+    rng = np.random.default_rng(7)
+    image = random_image(rng, (23, 17), "float32")
+    np.save(tmp_path / "in.npy", image)
+    out = tmp_path / "out.npy"
+    code = cli("filter", tmp_path / "in.npy", "--size", "5", "-o", out, "--block-rows", "4")
+    assert code == 0
+    assert_bits_equal(np.load(out), ndi.median_filter(image, 5))
+    colour = random_image(rng, (9, 8, 3), "uint16")
+    np.save(tmp_path / "c.npy", colour)
+    argv = ["filter", tmp_path / "c.npy", "--size", "3x5", "--rank", "-1", "-o", out]
+    assert cli(*argv, "--mode", "constant", "--cval", "65535") == 0
+    expected = ndi.rank_filter(colour, -1, size=(3, 5, 1), mode="constant", cval=65535)
+    assert_bits_equal(np.load(out), expected)
+
+
+def test_cli_pictures(tmp_path):
+    pillow = pytest.importorskip("PIL.Image")
+    image = random_image(np.random.default_rng(8), (12, 10, 3), "uint8")
+    pillow.fromarray(image).save(tmp_path / "in.png")
+    assert cli("filter", tmp_path / "in.png", "--size", "3", "-o", tmp_path / "out.png") == 0
+    got = np.asarray(pillow.open(tmp_path / "out.png"))
+    assert_bits_equal(got, ndi.median_filter(image, size=(3, 3, 1)))
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--size", "4"], "size must be odd, got 4"),
+        (["--size", "0"], "positive odd integer, got 0"),
+        (["--size", "big"], "--size must be N or HxW"),
+        (["--size", "3", "--rank", "mean"], "median, min, max; got 'mean'"),
+        (["--size", "3", "--rank", "9"], "rank must be in -9..8"),
+        (["--size", "3", "--mode", "constant", "--cval", "x"], "--cval must be a number"),
+    ],
+)
+def test_cli_errors_are_one_line_with_exit_code_2(tmp_path, capsys, argv, message):
+    np.save(tmp_path / "in.npy", np.zeros((4, 4), np.float32))
+    assert cli("filter", tmp_path / "in.npy", *argv, "-o", tmp_path / "out.npy") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sortnet: error: ") and message in err and err.count("\n") == 1
+    assert not (tmp_path / "out.npy").exists()
+
+
+def test_cli_refuses_bad_files(tmp_path, capsys):
+    nan = np.zeros((6, 3))
+    nan[4, 1] = np.nan
+    np.save(tmp_path / "nan.npy", nan)
+    np.save(tmp_path / "flat.npy", np.zeros(5))
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    out = tmp_path / "out.npy"
+    cases = [
+        ("nan.npy", "the image contains NaN at pixel (4, 1)"),
+        ("flat.npy", "an image is 2-D (H, W) or 3-D (H, W, C), got (5,)"),
+        ("junk.npy", "not a .npy file"),
+        ("missing.npy", "no such file"),
+        ("x.gif", "must be a .npy file or a picture"),
+    ]
+    for name, message in cases:
+        argv = ("filter", tmp_path / name, "--size", "3", "-o", out, "--block-rows", "2")
+        assert cli(*argv) == 2
+        assert message in capsys.readouterr().err
+        assert not out.exists()
+    np.save(out, np.ones(1))
+    assert cli("filter", tmp_path / "nan.npy", "--size", "3", "-o", out, "--block-rows", "2") == 2
+    assert np.load(out).tolist() == [1.0]  # the old output is left as it was
