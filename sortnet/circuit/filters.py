@@ -307,15 +307,22 @@ def extend(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill: Any) -> 
 
     Examples
     --------
-    >>> extend(np.array([[1, 2]]), np.array([-1, 0]), np.array([1, 0, -1]), np.array(7))
-    array([[7, 7, 7],
-           [2, 1, 7]])
+    >>> extend(np.array([[1, 2]]), np.array([-1, 0]), np.array([1, 0, 1, -1]), np.array(7))
+    array([[7, 7, 7, 7],
+           [2, 1, 2, 7]])
     """
-    out = plane[np.maximum(rows, 0)[:, None], np.maximum(cols, 0)[None, :]]
+    width = plane.shape[1]
+    half = (len(cols) - width) // 2  # cols always covers the whole width plus the borders
+    out = np.empty((len(rows), len(cols)), dtype=plane.dtype)
+    out[:, half : half + width] = plane[np.maximum(rows, 0)]  # whole rows: a fast copy
     if fill is not None:
-        out[rows < 0, :] = fill
-        out[:, cols < 0] = fill
-    return np.ascontiguousarray(out)
+        out[rows < 0, half : half + width] = fill
+    for side in (slice(0, half), slice(half + width, len(cols))):
+        source = cols[side]
+        out[:, side] = out[:, half + np.maximum(source, 0)]
+        if fill is not None:
+            out[:, side][:, source < 0] = fill
+    return out
 
 
 @functools.lru_cache(maxsize=64)
