@@ -102,7 +102,9 @@ def test_channels_last_images():
     rng = np.random.default_rng(2)
     image = random_image(rng, (8, 10, 3), "uint8")
     for size, rank in ((3, "median"), ((5, 3), 4), (5, "max")):
-        assert_bits_equal(rank_filter(image, size, rank, backend="numpy"), scipy_rank(image, size, rank))
+        assert_bits_equal(
+            rank_filter(image, size, rank, backend="numpy"), scipy_rank(image, size, rank)
+        )
 
 
 def test_signed_zeros_and_infinities():
@@ -226,7 +228,13 @@ def selection_model(n, k):
 
 @pytest.mark.parametrize(
     ("size", "k", "mode"),
-    [(3, 5, "reflect"), (5, 13, "constant"), ((3, 5), 2, "wrap"), (3, 9, "mirror"), (3, 1, "nearest")],
+    [
+        (3, 5, "reflect"),
+        (5, 13, "constant"),
+        ((3, 5), 2, "wrap"),
+        (3, 9, "mirror"),
+        (3, 1, "nearest"),
+    ],
 )
 def test_onnx_filter_is_exact_on_integer_images(size, k, mode):
     pytest.importorskip("onnx")

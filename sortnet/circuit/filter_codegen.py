@@ -82,7 +82,9 @@ def merge_network(height: int, width: int, position: int) -> tuple[tuple[Compara
                 continue
             kept.append(c * height + t)
     inner = selection_network(len(kept), position - below + 1)
-    comparators = _row_sorts(height, width, kept) + [(kept[i], kept[j]) for i, j in inner.comparators]
+    comparators = _row_sorts(height, width, kept) + [
+        (kept[i], kept[j]) for i, j in inner.comparators
+    ]
     wire = kept[inner.output_wires[0]]
     comparators = _prune(n, comparators, wire)
     comparators = _drop_idle(height, width, comparators)
@@ -134,9 +136,7 @@ def source_wires(height: int, width: int, wires: Sequence[int]) -> list[tuple[in
     return [(w % height, w // height) for w in wires]
 
 
-def kernel_source(
-    height: int, width: int, position: int, form: str = "shared"
-) -> tuple[str, int]:
+def kernel_source(height: int, width: int, position: int, form: str = "shared") -> tuple[str, int]:
     """The Python source of the kernel ``kernel(P, Y)`` and its comparator count per pixel.
 
     ``P`` is the extended image (``H + height - 1`` by ``W + width - 1``), ``Y`` the

@@ -32,7 +32,14 @@ from sortnet.errors import InputError
 from sortnet.generators.selection import selection_network
 from sortnet.network import Comparator
 
-__all__ = ["MODES", "FilterPlan", "pad_indices", "rank_filter", "resolve_filter_rank", "window_size"]
+__all__ = [
+    "MODES",
+    "FilterPlan",
+    "pad_indices",
+    "rank_filter",
+    "resolve_filter_rank",
+    "window_size",
+]
 
 #: scipy's boundary modes that :func:`rank_filter` accepts.
 MODES = ("reflect", "nearest", "constant", "mirror", "wrap")
@@ -156,9 +163,7 @@ class FilterPlan:
             if self.kernel:
                 from sortnet.circuit import filter_kernels
 
-                filter_kernels.filter_into(
-                    padded, target, self.height, self.width, self.position
-                )
+                filter_kernels.filter_into(padded, target, self.height, self.width, self.position)
             else:
                 filter_numpy(padded, target, self.height, self.width, self.position)
         return out
@@ -182,8 +187,7 @@ def check_image(image: Any) -> np.ndarray:
         raise InputError(f"the image must have an integer or floating dtype, got {image.dtype}")
     if image.ndim not in (2, 3):
         raise InputError(
-            f"the image must be 2-D (H, W) or channels-last 3-D (H, W, C), "
-            f"got shape {image.shape}"
+            f"the image must be 2-D (H, W) or channels-last 3-D (H, W, C), got shape {image.shape}"
         )
     if image.dtype.kind == "f" and image.size and np.isnan(image.min()):
         where = tuple(int(i) for i in np.argwhere(np.isnan(image))[0])

@@ -30,8 +30,7 @@ def _pillow() -> Any:
         from PIL import Image
     except ImportError:
         raise SortnetError(
-            "reading and writing pictures needs Pillow (pip install pillow); "
-            "or use .npy files"
+            "reading and writing pictures needs Pillow (pip install pillow); or use .npy files"
         ) from None
     return Image
 

@@ -36,7 +36,9 @@ def register(subparsers: Any) -> None:
         description="Filter an image with the rank (default: median) of each window, "
         "computed with selection networks; equal to scipy.ndimage.rank_filter.",
     )
-    parser.add_argument("input", metavar="IN", help="a .npy image (H, W) or (H, W, C), or a picture")
+    parser.add_argument(
+        "input", metavar="IN", help="a .npy image (H, W) or (H, W, C), or a picture"
+    )
     parser.add_argument(
         "-o", "--output", required=True, metavar="OUT", help="a .npy file or a picture"
     )
@@ -44,13 +46,18 @@ def register(subparsers: Any) -> None:
         "--size", required=True, help="window size: odd N for N x N, or HxW (e.g. 3x5)"
     )
     parser.add_argument(
-        "--rank", default="median", help="median (default), min, max, or a 0-based rank "
+        "--rank",
+        default="median",
+        help="median (default), min, max, or a 0-based rank "
         "(negative counts from the top, as in scipy.ndimage.rank_filter)",
     )
     parser.add_argument("--mode", default="reflect", choices=MODES, help="boundary mode")
     parser.add_argument("--cval", default="0", help="value beyond the border in constant mode")
     parser.add_argument(
-        "--block-rows", type=positive_int, default=None, metavar="ROWS",
+        "--block-rows",
+        type=positive_int,
+        default=None,
+        metavar="ROWS",
         help=f"rows per band (default: about {BAND_BYTES >> 20} MB of input per band)",
     )
     parser.set_defaults(func=run)

@@ -24,10 +24,20 @@ from sortnet.circuit import filter_codegen, filter_kernels
 from sortnet.circuit.filters import extend, pad_indices, rank_filter
 
 
-def _timed(function: Callable[[], np.ndarray]) -> tuple[float, np.ndarray]:
+def _timed(
+    function: Callable[[np.ndarray, int], np.ndarray], image: np.ndarray, size: int
+) -> tuple[float, np.ndarray]:
     start = time.perf_counter()
-    result = function()
+    result = function(image, size)
     return time.perf_counter() - start, result
+
+
+def _scipy(image: np.ndarray, size: int) -> np.ndarray:
+    return ndi.median_filter(image, size)  # type: ignore[no-any-return]
+
+
+def _ours(image: np.ndarray, size: int) -> np.ndarray:
+    return rank_filter(image, size, backend="numba")
 
 
 def _direct(image: np.ndarray, size: int) -> np.ndarray:
@@ -52,14 +62,16 @@ def bench(sizes: Sequence[int], side: int, repeats: int) -> list[str]:
         for form in ("shared", "direct"):
             filter_kernels.get_kernel(image.dtype, size, size, position, form)
         rank_filter(image, size, backend="numba")
-        scipy_s, ours_s, direct_s = [], [], []
+        scipy_s: list[float] = []
+        ours_s: list[float] = []
+        direct_s: list[float] = []
         identical = True
         for _ in range(repeats):
-            seconds, expected = _timed(lambda s=size: ndi.median_filter(image, s))
+            seconds, expected = _timed(_scipy, image, size)
             scipy_s.append(seconds)
-            seconds, ours = _timed(lambda s=size: rank_filter(image, s, backend="numba"))
+            seconds, ours = _timed(_ours, image, size)
             ours_s.append(seconds)
-            seconds, direct = _timed(lambda s=size: _direct(image, s))
+            seconds, direct = _timed(_direct, image, size)
             direct_s.append(seconds)
             identical &= bool(np.array_equal(ours, expected) and np.array_equal(direct, expected))
         base = float(np.median(scipy_s))
