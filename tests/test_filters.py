@@ -147,18 +147,32 @@ def test_scipy_rounds_64_bit_integers_and_rank_filter_does_not():
     [("float32", 3, "median"), ("int16", (3, 5), 3), ("float64", 5, "max")],
 )
 def test_compiled_kernels_match_scipy(dtype, size, rank):
-    rng = np.random.default_rng(5)
-    image = random_image(rng, (37, 41), dtype, spread=20)
-    expected = scipy_rank(image, size, rank)
-    assert_bits_equal(rank_filter(image, size, rank, backend="numba"), expected)
     from sortnet.circuit import filter_kernels
 
+    rng = np.random.default_rng(5)
+    image = random_image(rng, (37, 41), dtype, spread=20)
     sizes = (size, size) if isinstance(size, int) else size
-    position = {"median": sizes[0] * sizes[1] // 2, "max": sizes[0] * sizes[1] - 1}.get(rank, rank)
-    padded = np.ascontiguousarray(np.pad(image, [(s // 2, s // 2) for s in sizes], "symmetric"))
-    out = np.empty_like(image)
-    filter_kernels.filter_into(padded, out, *sizes, position, form="direct")
-    assert_bits_equal(out, expected)
+    n = sizes[0] * sizes[1]
+    position = {"median": n // 2, "max": n - 1}.get(rank, rank)
+    for mode in MODES:
+        expected = scipy_rank(image, size, rank, mode, 3)
+        actual = rank_filter(image, size, rank, mode=mode, cval=3, backend="numba")
+        assert_bits_equal(actual, expected)
+        rows = pad_indices(image.shape[0], sizes[0] // 2, mode)
+        cols = pad_indices(image.shape[1], sizes[1] // 2, mode)
+        out = np.empty_like(image)
+        fill = np.asarray(3, image.dtype) if mode == "constant" else None
+        filter_kernels.filter_into(image, rows, cols, fill, out, *sizes, position, "direct")
+        assert_bits_equal(out, expected)
+    # A read-only image (a memory map) and a channels-last one: their rows are copied.
+    frozen = image.copy()
+    frozen.setflags(write=False)
+    expected = scipy_rank(image, size, rank)
+    assert_bits_equal(rank_filter(frozen, size, rank, backend="numba"), expected)
+    colour = np.stack([image, image[::-1]], axis=2)
+    assert_bits_equal(
+        rank_filter(colour, size, rank, backend="numba"), scipy_rank(colour, size, rank)
+    )
 
 
 def test_compiled_kernel_on_signed_zeros_and_infinities():
@@ -170,6 +184,16 @@ def test_compiled_kernel_on_signed_zeros_and_infinities():
     # Each compare-exchange swaps only when the second value is smaller: the output is
     # one of the window's bit patterns, so no sign appears that was not there.
     assert not np.signbit(rank_filter(np.abs(image), 3, backend="numba")).any()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_threads_split_rows_into_bands(backend):
+    image = random_image(np.random.default_rng(10), (29, 31), "float32", spread=9)
+    expected = scipy_rank(image, 3, "median")
+    for threads in (2, 3, 40):
+        assert_bits_equal(rank_filter(image, 3, threads=threads, backend=backend), expected)
+    with pytest.raises(InputError, match="threads must be a positive integer, got 0"):
+        rank_filter(image, 3, threads=0)
 
 
 @pytest.mark.parametrize(("height", "width"), [(1, 5), (3, 3), (3, 5), (5, 3), (5, 5)])

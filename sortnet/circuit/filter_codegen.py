@@ -27,7 +27,7 @@ from sortnet.network import Comparator
 from sortnet.select import select
 
 #: Bump when the generated code changes (it is part of the source, hence the cache key).
-FILTER_CODEGEN_VERSION = 1
+FILTER_CODEGEN_VERSION = 2
 #: ``merge_network`` checks networks over every sorted-column 0-1 input up to this many.
 MAX_PATTERNS = 1 << 22
 
@@ -136,12 +136,34 @@ def source_wires(height: int, width: int, wires: Sequence[int]) -> list[tuple[in
     return [(w % height, w // height) for w in wires]
 
 
-def kernel_source(height: int, width: int, position: int, form: str = "shared") -> tuple[str, int]:
-    """The Python source of the kernel ``kernel(P, Y)`` and its comparator count per pixel.
+#: The module's row loader: one row of the image, extended by the column map, into ``out``.
+_LOAD_ROW = """
+@njit(cache=True, boundscheck=False, nogil=True)
+def load_row(X, r, cols, fill, half, width, out):
+    if r < 0:
+        for j in range(out.shape[0]):
+            out[j] = fill
+        return
+    for j in range(half):
+        c = cols[j]
+        out[j] = X[r, c] if c >= 0 else fill
+    for j in range(width):
+        out[half + j] = X[r, j]
+    for j in range(half + width, out.shape[0]):
+        c = cols[j]
+        out[j] = X[r, c] if c >= 0 else fill
+"""
 
-    ``P`` is the extended image (``H + height - 1`` by ``W + width - 1``), ``Y`` the
-    output (``H`` by ``W``). The count is the per-pixel network (``shared``: without
-    the column sorts, which cost ``len(column_sorter(height))`` per column per row).
+
+def kernel_source(height: int, width: int, position: int, form: str = "shared") -> tuple[str, int]:
+    """The Python source of ``kernel(X, rows, cols, F, Y)`` and its comparator count per pixel.
+
+    ``X`` is the image (C-contiguous, ``W`` columns), ``rows`` and ``cols`` the index
+    maps of the extended image (``len(Y) + height - 1`` and ``W + width - 1`` entries,
+    ``-1`` for ``F[0]``, the constant), ``Y`` the output. The kernel extends one image
+    row at a time into a ring of ``height`` rows, so no extended copy of the image is
+    made. The count is the per-pixel network (``shared``: without the column sorts,
+    which cost ``len(column_sorter(height))`` per column per row).
 
     Examples
     --------
@@ -154,18 +176,30 @@ def kernel_source(height: int, width: int, position: int, form: str = "shared") 
         f"{height}x{width}, rank {position}, codegen {FILTER_CODEGEN_VERSION}. Do not edit.\n"
         "import numpy as np\n"
         "from numba import njit\n\n"
-        "from sortnet.circuit.intrinsics import cmpx\n\n\n"
-        "@njit(cache=True, boundscheck=False, nogil=True)\n"
-        "def kernel(P, Y):\n"
-        "    rows, cols = Y.shape\n"
+        "from sortnet.circuit.intrinsics import cmpx\n\n"
+        + _LOAD_ROW
+        + "\n\n@njit(cache=True, boundscheck=False, nogil=True)\n"
+        "def kernel(X, rows, cols, F, Y):\n"
+        "    nrows, ncols = Y.shape\n"
+        "    wide = cols.shape[0]\n"
+        "    half = (wide - ncols) // 2\n"
+        "    fill = F[0]\n"
+        f"    B = np.empty(({height}, wide), X.dtype)\n"
+        f"    for r in range({height - 1}):\n"
+        "        load_row(X, rows[r], cols, fill, half, ncols, B[r])\n"
     )
-    body: list[str] = []
+    ring = [
+        f"        load_row(X, rows[i + {height - 1}], cols, fill, half, ncols, "
+        f"B[(i + {height - 1}) % {height}])"
+    ]
+    ring += [f"        b{t} = B[(i + {t}) % {height}]" for t in range(height)]
     ind = " " * 12
+    body: list[str] = []
     if form == "direct":
         comparators, wire = selection_network_of(height * width, position)
-        body += ["    for i in range(rows):", "        for j in range(cols):"]
+        body += ["    for i in range(nrows):", *ring, "        for j in range(ncols):"]
         used = sorted({w for c in comparators for w in c} | {wire})
-        body += [f"{ind}v{w} = P[i + {w // width}, j + {w % width}]" for w in used]
+        body += [f"{ind}v{w} = b{w // width}[j + {w % width}]" for w in used]
         body += [f"{ind}v{i}, v{j} = cmpx(v{i}, v{j})" for i, j in comparators]
         body += [f"{ind}Y[i, j] = v{wire}"]
         return header + "\n".join(body) + "\n", len(comparators)
@@ -173,14 +207,15 @@ def kernel_source(height: int, width: int, position: int, form: str = "shared") 
     used = sorted({w for c in comparators for w in c} | {wire})
     levels = sorted({w % height for w in used})
     body += [
-        f"    S = np.empty(({len(levels)}, P.shape[1]), P.dtype)",
-        "    for i in range(rows):",
-        "        for j in range(P.shape[1]):",
+        f"    S = np.empty(({len(levels)}, wide), X.dtype)",
+        "    for i in range(nrows):",
+        *ring,
+        "        for j in range(wide):",
     ]
-    body += [f"{ind}c{t} = P[i + {t}, j]" for t in range(height)]
+    body += [f"{ind}c{t} = b{t}[j]" for t in range(height)]
     body += [f"{ind}c{i}, c{j} = cmpx(c{i}, c{j})" for i, j in column_sorter(height)]
     body += [f"{ind}S[{slot}, j] = c{t}" for slot, t in enumerate(levels)]
-    body += ["        for j in range(cols):"]
+    body += ["        for j in range(ncols):"]
     slot_of = {t: slot for slot, t in enumerate(levels)}
     body += [f"{ind}v{w} = S[{slot_of[w % height]}, j + {w // height}]" for w in used]
     body += [f"{ind}v{i}, v{j} = cmpx(v{i}, v{j})" for i, j in comparators]

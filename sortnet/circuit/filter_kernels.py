@@ -59,14 +59,17 @@ def is_compiled(dtype: np.dtype, height: int, width: int, position: int) -> bool
 def get_kernel(
     dtype: np.dtype, height: int, width: int, position: int, form: str = "shared"
 ) -> Any:
-    """The compiled ``kernel(P, Y)`` for a window, 0-based rank, form and dtype.
+    """The compiled ``kernel(X, rows, cols, F, Y)`` for a window, 0-based rank, form, dtype.
+
+    See :func:`sortnet.circuit.filter_codegen.kernel_source` for the arguments.
 
     Examples
     --------
     >>> kernel = get_kernel(np.dtype(np.int64), 1, 3, 1)
-    >>> Y = np.empty((1, 2), np.int64)
-    >>> kernel(np.array([[5, 1, 3, 0]]), Y); Y
-    array([[3, 1]])
+    >>> Y = np.empty((1, 3), np.int64)
+    >>> cols = np.array([-1, 0, 1, 2, -1])  # constant mode: -1 is F[0]
+    >>> kernel(np.array([[5, 1, 3]]), np.array([0]), cols, np.array([9]), Y); Y
+    array([[5, 3, 3]])
     """
     if not numba_available():
         raise SortnetError("compiled kernels need numba (pip install numba)")
@@ -79,7 +82,10 @@ def get_kernel(
             kernel = compile_cached(
                 _stem(height, width, position, form),
                 lambda fresh: _module(height, width, position, form, fresh).kernel,
-                np.zeros((height, width), dtype),
+                np.zeros((1, 1), dtype),
+                np.zeros(height, np.int64),
+                np.zeros(width, np.int64),
+                np.zeros(1, dtype),
                 np.zeros((1, 1), dtype),
             )
             CACHE.store(key, kernel)
@@ -87,16 +93,31 @@ def get_kernel(
 
 
 def filter_into(
-    padded: np.ndarray,
+    image: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    fill: Any,
     out: np.ndarray,
     height: int,
     width: int,
     position: int,
     form: str = "shared",
 ) -> None:
-    """Fill ``out`` from the C-contiguous extended image ``padded`` with the kernel."""
-    kernel = get_kernel(padded.dtype, height, width, position, form)
+    """Fill ``out`` from the 2-D ``image`` extended by the maps ``rows``, ``cols``.
+
+    ``rows`` has ``len(out) + height - 1`` entries, ``cols`` ``W + width - 1`` (see
+    :func:`sortnet.circuit.filters.pad_indices`); ``-1`` reads ``fill``. Only the image
+    rows named in ``rows`` are read (a read-only or strided image is copied first,
+    those rows only).
+    """
+    if not (image.flags.c_contiguous and image.flags.writeable):
+        # numba compiles read-only and strided arrays as other types: copy the rows used.
+        used = np.unique(rows[rows >= 0])
+        image = np.ascontiguousarray(image[used])
+        rows = np.where(rows >= 0, np.searchsorted(used, rows), -1)
+    kernel = get_kernel(image.dtype, height, width, position, form)
+    constant = np.zeros(1, image.dtype) if fill is None else np.asarray(fill, image.dtype)[None]
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    kernel(padded, target)
+    kernel(image, rows.astype(np.int64), cols.astype(np.int64), constant, target)
     if target is not out:
         out[...] = target

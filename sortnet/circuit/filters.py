@@ -16,17 +16,20 @@ network (:func:`sortnet.selection_network`) on every window:
 Every compare-exchange is a min/max, so each output is one of the values of its
 window (or ``cval``). ``-0.0`` and ``0.0`` are equal values: scipy's selection
 algorithm returns either sign depending on where they sit in the window, and so may
-this module; every other output has scipy's bit pattern.
+this module; every other output has scipy's bit pattern. ``threads=2`` filters two
+bands of rows at once.
 """
 
 from __future__ import annotations
 
 import functools
 import operator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
+from sortnet._args import positive_int
 from sortnet._jit import AUTO_MIN_ELEMENTS, choose_backend
 from sortnet.errors import InputError
 from sortnet.generators.selection import selection_network
@@ -55,6 +58,7 @@ def rank_filter(
     mode: str = "reflect",
     cval: float = 0.0,
     backend: str | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """The rank filter of a 2-D image (or each channel of a channels-last 3-D image).
 
@@ -78,6 +82,8 @@ def rank_filter(
     backend : {"auto", "numba", "numpy"}, optional
         Default ``$SORTNET_KERNEL``, else ``auto``: the compiled kernel for images of
         at least ``AUTO_MIN_ELEMENTS`` window values, or when already compiled.
+    threads : int, optional
+        Filter this many bands of rows at once (default 1: one core).
 
     Returns
     -------
@@ -107,9 +113,17 @@ def rank_filter(
     ...
     sortnet.errors.InputError: size must be odd, got 4 (the window is centred on its pixel)
     """
+    threads = positive_int(threads, "threads") or 1
     image = check_image(image)
     plan = FilterPlan(image.shape, image.dtype, size, rank, mode, cval, backend)
-    return plan.rows_of(image, 0, image.shape[0])
+    height = image.shape[0]
+    if threads == 1 or height < 2:
+        return plan.rows_of(image, 0, height)
+    bounds = np.linspace(0, height, min(threads, height) + 1).astype(int)
+    bands = list(zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True))
+    with ThreadPoolExecutor(len(bands)) as pool:  # the kernels release the GIL
+        parts = list(pool.map(lambda band: plan.rows_of(image, *band), bands))
+    return np.concatenate(parts)
 
 
 class FilterPlan:
@@ -159,12 +173,21 @@ class FilterPlan:
         for c in channels:
             plane = image if c is None else image[..., c]
             target = out if c is None else out[..., c]
-            padded = extend(plane, rows, self.cols, self.fill)
             if self.kernel:
                 from sortnet.circuit import filter_kernels
 
-                filter_kernels.filter_into(padded, target, self.height, self.width, self.position)
+                filter_kernels.filter_into(
+                    plane,
+                    rows,
+                    self.cols,
+                    self.fill,
+                    target,
+                    self.height,
+                    self.width,
+                    self.position,
+                )
             else:
+                padded = extend(plane, rows, self.cols, self.fill)
                 filter_numpy(padded, target, self.height, self.width, self.position)
         return out
 
