@@ -173,6 +173,14 @@ def test_compiled_kernels_match_scipy(dtype, size, rank):
     frozen.setflags(write=False)
     expected = scipy_rank(image, size, rank)
     assert_bits_equal(rank_filter(frozen, size, rank, backend="numba"), expected)
+    strided = image[::2, ::3]
+    assert_bits_equal(
+        rank_filter(strided, size, rank, backend="numba"), scipy_rank(strided, size, rank)
+    )
+    for shape, mode in itertools.product(((1, 1), (2, 3), (4, 1)), MODES):
+        tiny = image[: shape[0], : shape[1]].copy()
+        actual = rank_filter(tiny, size, rank, mode=mode, cval=3, backend="numba")
+        assert_bits_equal(actual, scipy_rank(tiny, size, rank, mode, 3))
     colour = np.stack([image, image[::-1]], axis=2)
     assert_bits_equal(
         rank_filter(colour, size, rank, backend="numba"), scipy_rank(colour, size, rank)
