@@ -4,20 +4,22 @@
 return for a rectangular window, bit for bit, and runs the smallest known selection
 network (:func:`sortnet.selection_network`) on every window:
 
-* the image is extended by the boundary mode with an index map (:func:`pad_indices`),
+* the image is extended by the boundary mode with index maps (:func:`pad_indices`),
   exactly as scipy extends it, also when the window is larger than the image;
-* with numba, a generated kernel (:mod:`sortnet.circuit.filter_codegen`) sorts each
-  column of the window once per output row and shares it between the neighbouring
-  windows, then runs a selection network that knows the columns are sorted
-  (:func:`sortnet.circuit.filter_codegen.merge_network`); one thread;
-* without numba (or for small images whose kernel is not compiled yet) the same
-  selection network runs column-wise in numpy over every pixel of a block of rows.
+* with numba, a generated kernel (:mod:`sortnet.circuit.filter_codegen`) extends one
+  image row at a time into a ring of ``h`` rows, sorts each column of the window once
+  per output row and shares it between the neighbouring windows, then runs a
+  selection network that knows the columns are sorted
+  (:func:`sortnet.circuit.filter_codegen.merge_network`); one thread per band of rows;
+* without numba (or for small images whose kernel is not compiled yet) the selection
+  network of the whole window runs column-wise in numpy over a block of rows.
 
 Every compare-exchange is a min/max, so each output is one of the values of its
-window (or ``cval``). ``-0.0`` and ``0.0`` are equal values: scipy's selection
-algorithm returns either sign depending on where they sit in the window, and so may
-this module; every other output has scipy's bit pattern. ``threads=2`` filters two
-bands of rows at once.
+window (or ``cval``). Where this differs from scipy, on purpose: ``-0.0`` and ``0.0``
+are equal values, and scipy's selection algorithm returns either sign depending on
+where they sit in the window, and so may this module (every other output has scipy's
+bit pattern); scipy computes 64-bit integers through float64, rounding them past
+``2**53``, where this module returns the exact rank; scipy refuses float16.
 """
 
 from __future__ import annotations
