@@ -395,3 +395,12 @@ def test_cli_refuses_bad_files(tmp_path, capsys):
     np.save(out, np.ones(1))
     assert cli("filter", tmp_path / "nan.npy", "--size", "3", "-o", out, "--block-rows", "2") == 2
     assert np.load(out).tolist() == [1.0]  # the old output is left as it was
+
+
+def test_onnx_extension_maps_are_the_filters_maps():
+    # sortnet.nn may not import the circuit runtime, so the exporter has its own copy.
+    from sortnet.nn.filter_onnx import extension_indices
+
+    for length, half, mode in itertools.product((1, 2, 3, 7), (0, 1, 2, 5, 11), MODES):
+        expected = pad_indices(length, half, mode)
+        assert np.array_equal(extension_indices(length, half, mode), expected)
