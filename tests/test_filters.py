@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 
 import numpy as np
@@ -387,6 +388,9 @@ def test_cli_refuses_bad_files(tmp_path, capsys):
         ("missing.npy", "no such file"),
         ("x.gif", "must be a .npy file or a picture"),
     ]
+    if importlib.util.find_spec("PIL") is not None:
+        (tmp_path / "fake.png").write_bytes(b"\x89PNG not really")
+        cases.append(("fake.png", "not a picture Pillow can read"))
     for name, message in cases:
         argv = ("filter", tmp_path / name, "--size", "3", "-o", out, "--block-rows", "2")
         assert cli(*argv) == 2
@@ -404,3 +408,11 @@ def test_onnx_extension_maps_are_the_filters_maps():
     for length, half, mode in itertools.product((1, 2, 3, 7), (0, 1, 2, 5, 11), MODES):
         expected = pad_indices(length, half, mode)
         assert np.array_equal(extension_indices(length, half, mode), expected)
+
+
+def test_cli_refuses_a_picture_it_cannot_hold(tmp_path, capsys):
+    pytest.importorskip("PIL")
+    np.save(tmp_path / "in.npy", np.zeros((4, 4), np.float32))
+    assert cli("filter", tmp_path / "in.npy", "--size", "3", "-o", tmp_path / "out.png") == 2
+    assert "a PNG picture holds uint8 gray, RGB or RGBA" in capsys.readouterr().err
+    assert not (tmp_path / "out.png").exists()

@@ -66,7 +66,7 @@ def open_image(path: str) -> np.ndarray:
                 if picture.mode in ("P", "PA", "1", "CMYK", "YCbCr", "LAB", "HSV"):
                     picture = picture.convert("RGBA" if "A" in picture.mode else "RGB")
                 return np.asarray(picture)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, SyntaxError, image.DecompressionBombError) as error:
             if isinstance(error, (FileNotFoundError, IsADirectoryError, PermissionError)):
                 raise
             raise InputError(f"{path}: not a picture Pillow can read ({error})") from None
