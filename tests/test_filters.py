@@ -253,6 +253,9 @@ def test_the_5x5_median_needs_at_most_85_compare_exchanges():
     ],
 )
 def test_errors(image, kwargs, message):
+    import sortnet
+
+    assert sortnet.rank_filter is rank_filter  # the public name
     with pytest.raises(InputError) as error:
         rank_filter(image, **kwargs)
     assert message in str(error.value)
