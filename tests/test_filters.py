@@ -77,6 +77,15 @@ def test_images_smaller_than_the_window(shape):
         assert_bits_equal(actual, expected)
 
 
+@pytest.mark.parametrize("shape", [(0, 5), (5, 0), (0, 0), (0, 3, 2)])
+def test_empty_images(shape):
+    image = np.zeros(shape, np.float32)
+    for mode in MODES:
+        for backend in ("numpy", "numba"):
+            out = rank_filter(image, 3, mode=mode, backend=backend)
+            assert out.shape == shape and out.dtype == image.dtype
+
+
 def test_pad_indices_extend_as_scipy_does_also_many_times_over():
     # scipy's extension of a line, read through a footprint with one True at an offset.
     line = np.array([10.0, 20.0, 30.0])
@@ -408,7 +417,7 @@ def test_onnx_extension_maps_are_the_filters_maps():
     # sortnet.nn may not import the circuit runtime, so the exporter has its own copy.
     from sortnet.nn.filter_onnx import extension_indices
 
-    for length, half, mode in itertools.product((1, 2, 3, 7), (0, 1, 2, 5, 11), MODES):
+    for length, half, mode in itertools.product((0, 1, 2, 3, 7), (0, 1, 2, 5, 11), MODES):
         expected = pad_indices(length, half, mode)
         assert np.array_equal(extension_indices(length, half, mode), expected)
 

@@ -55,6 +55,8 @@ def extension_indices(length: int, half: int, mode: str) -> np.ndarray:
     ([1, 0, 1, 0], [-1, 0, 1, -1])
     """
     index = np.arange(-half, length + half)
+    if length == 0:  # an empty axis: nothing is read
+        return np.full(index.shape, -1)
     if mode == "nearest":
         return np.clip(index, 0, length - 1)
     if mode == "constant":
