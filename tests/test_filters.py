@@ -428,3 +428,18 @@ def test_cli_refuses_a_picture_it_cannot_hold(tmp_path, capsys):
     assert cli("filter", tmp_path / "in.npy", "--size", "3", "-o", tmp_path / "out.png") == 2
     assert "a PNG picture holds uint8 gray, RGB or RGBA" in capsys.readouterr().err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_random_cases_match_scipy():
+    rng = np.random.default_rng(11)
+    for _ in range(30):
+        dtype = str(rng.choice(["float32", "float64", "int16", "uint8", "int32"]))
+        shape = tuple(int(v) for v in rng.integers(1, 12, size=2))
+        size = tuple(int(v) for v in rng.choice([1, 3, 5, 7], size=2))
+        mode = str(rng.choice(MODES))
+        n = size[0] * size[1]
+        rank = int(rng.integers(-n, n))
+        image = random_image(rng, shape, dtype, spread=int(rng.choice([2, 1000])))
+        expected = scipy_rank(image, size, rank, mode, 5)
+        actual = rank_filter(image, size, rank, mode=mode, cval=5, backend="numpy")
+        assert_bits_equal(actual, expected)
