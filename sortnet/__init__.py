@@ -26,6 +26,7 @@ from sortnet.select import select
 from sortnet.verify import VerificationResult, verify
 
 if TYPE_CHECKING:
+    from sortnet.circuit.filters import rank_filter
     from sortnet.circuit.run import argsort, sort
     from sortnet.draw import draw, save_drawing
     from sortnet.nn.model import CompiledModel, Layer, load_model
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "argsort": "sortnet.circuit.run",
     "sort": "sortnet.circuit.run",
+    "rank_filter": "sortnet.circuit.filters",
     "CompiledModel": "sortnet.nn.model",
     "Layer": "sortnet.nn.model",
     "ModelFormatError": "sortnet.nn.npz",
@@ -62,6 +64,7 @@ __all__ = [
     "load_model",
     "load_network",
     "network",
+    "rank_filter",
     "save_drawing",
     "save_network",
     "select",
