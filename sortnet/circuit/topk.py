@@ -95,9 +95,7 @@ def topk(
     n, k = check_topk_args(n, k)
     if not isinstance(largest, (bool, np.bool_)):
         raise InputError(f"largest must be True or False, got {largest!r}")
-    work = X.astype(_WIDEN[X.dtype.str[1:]]) if X.dtype.str[1:] in _WIDEN else X
-    if not work.dtype.isnative:
-        work = work.astype(work.dtype.newbyteorder("="))
+    work = X if _work_dtype(X.dtype) == X.dtype else X.astype(_work_dtype(X.dtype))
     bits = work.dtype.itemsize * 8
     B = np.ascontiguousarray(work).view(topk_kernels.BITS[work.dtype.itemsize])
     mode = _mode(work.dtype, bool(largest))
@@ -115,6 +113,29 @@ def topk(
     if work is X or work.dtype == X.dtype:
         return V.view(X.dtype), indices
     return np.take_along_axis(X, indices, axis=1), indices
+
+
+def prepare(X: np.ndarray) -> None:
+    """Compile (or load) the kernel :func:`topk` would run on ``X``, if the whole batch deserves it.
+
+    For callers that run a large input a block at a time (the ``sortnet topk`` command):
+    the back-end choice of ``auto`` mode is made once, from the whole input, as in
+    ``sortnet sort``; once compiled, every block uses the kernel.
+
+    Examples
+    --------
+    >>> prepare(np.zeros((2, 3), np.float32))  # small: nothing to compile
+    """
+    if X.dtype.kind in "iuf" and X.dtype.itemsize <= 8:
+        dtype = _work_dtype(X.dtype)
+        if topk_kernels.use_kernel(np.empty((0, 0), dtype)[:0], size=X.size):
+            topk_kernels.get_kernel(8 * dtype.itemsize)
+
+
+def _work_dtype(dtype: np.dtype) -> np.dtype:
+    """The native 32- or 64-bit dtype a batch of ``dtype`` runs as (narrow ones widened)."""
+    wide = np.dtype(_WIDEN.get(dtype.str[1:], dtype))
+    return wide.newbyteorder("=")
 
 
 @functools.lru_cache(maxsize=64)

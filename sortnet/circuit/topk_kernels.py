@@ -215,12 +215,12 @@ def get_kernel(bits: int, parallel: bool = True) -> Any:
     return kernel
 
 
-def use_kernel(X: np.ndarray, backend: str | None = None) -> bool:
+def use_kernel(X: np.ndarray, backend: str | None = None, *, size: int | None = None) -> bool:
     """Whether the compiled kernel should run on ``X`` (same rule as the sort kernels).
 
     ``SORTNET_KERNEL`` (or ``backend``) ``numpy`` never, ``numba`` always; ``auto``
     when the kernel is compiled in this process or on disk, or ``X`` holds at least
-    ``AUTO_MIN_ELEMENTS`` values.
+    ``AUTO_MIN_ELEMENTS`` values (``size``, if given, stands for ``X.size``).
 
     Examples
     --------
@@ -230,7 +230,7 @@ def use_kernel(X: np.ndarray, backend: str | None = None) -> bool:
     chosen = choose_backend(backend)
     if chosen == "numpy" or X.dtype.itemsize not in BITS:
         return False
-    if chosen == "numba" or X.size >= AUTO_MIN_ELEMENTS:
+    if chosen == "numba" or (X.size if size is None else size) >= AUTO_MIN_ELEMENTS:
         return True
     bits = 8 * X.dtype.itemsize
     return (bits, True) in CACHE or on_disk(_stem())
