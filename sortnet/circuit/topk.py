@@ -78,8 +78,8 @@ def topk(
     (array([[7., 3., 3.]]), array([[3, 0, 2]]))
     >>> topk(np.array([[5, -2, 0, -2]]), 2, largest=False)
     (array([[-2, -2]]), array([[1, 3]]))
-    >>> topk([[0.0, -0.0, 1.0]], 2)[0]  # -0.0 == 0.0: a tie, index order, signs kept
-    array([[ 1.,  0.]])
+    >>> topk([[-0.0, 1.0, 0.0]], 3)  # -0.0 == 0.0: a tie, index order, signs kept
+    (array([[ 1., -0.,  0.]]), array([[1, 0, 2]]))
     >>> topk([[1.0, float("nan")]], 1)
     Traceback (most recent call last):
     ...
@@ -146,7 +146,7 @@ def schedule(n: int, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     --------
     >>> ci, cj, wires = schedule(4, 2)
     >>> list(zip(ci.tolist(), cj.tolist())), wires.tolist()
-    ([(0, 1), (2, 3), (1, 3), (0, 2), (1, 2)], [3, 2])
+    ([(0, 1), (2, 3), (0, 3), (1, 2), (2, 3)], [3, 2])
     """
     net = topk_network(n, k)
     pairs = np.array(net.comparators, dtype=np.int64).reshape(-1, 2)

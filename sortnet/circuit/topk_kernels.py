@@ -39,11 +39,12 @@ from sortnet._jit import (
     numba_available,
     on_disk,
 )
+from sortnet.errors import SortnetError
 
 #: Rows per tile: 16 keys of 64 bits are two AVX-512 registers per buffer row.
 LANES = 16
 #: Bump when the kernel source or :mod:`sortnet.circuit.topk_intrinsics` changes.
-KERNEL_VERSION = 3
+KERNEL_VERSION = 4
 #: Bit patterns the kernels read, by value size.
 BITS: dict[int, np.dtype[Any]] = {4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
 
@@ -136,26 +137,16 @@ def topk32_parallel(B, ci, cj, wires, mode, V, I):
         _tiles32(B, ci, cj, wires, mode, V, I, c * tiles // parts, (c + 1) * tiles // parts)
 
 
-@njit(cache=True, boundscheck=False, nogil=True)
-def topk32_serial(B, ci, cj, wires, mode, V, I):
-    _tiles32(B, ci, cj, wires, mode, V, I, 0, (B.shape[0] + LANES - 1) // LANES)
-
-
 @njit(parallel=True, cache=True, boundscheck=False, nogil=True)
 def topk64_parallel(B, ci, cj, wires, mode, V, I):
     tiles = (B.shape[0] + LANES - 1) // LANES
     parts = min(tiles, 256)
     for c in prange(parts):
         _tiles64(B, ci, cj, wires, mode, V, I, c * tiles // parts, (c + 1) * tiles // parts)
-
-
-@njit(cache=True, boundscheck=False, nogil=True)
-def topk64_serial(B, ci, cj, wires, mode, V, I):
-    _tiles64(B, ci, cj, wires, mode, V, I, 0, (B.shape[0] + LANES - 1) // LANES)
 """
 
 _modules: dict[bool, Any] = {}
-#: Compiled kernels by (bits, parallel); the lock also serialises parallel launches.
+#: Compiled kernels by value size in bits; the lock also serialises launches.
 CACHE = KernelCache("topk", also_clear=[_modules])
 
 
@@ -182,8 +173,10 @@ def _load(fresh: bool) -> Any:
     return module
 
 
-def get_kernel(bits: int, parallel: bool = True) -> Any:
+def get_kernel(bits: int) -> Any:
     """The compiled kernel for values of ``bits`` bits (32 or 64); compiled once, cached.
+
+    The kernel splits the rows over all cores (numba's ``prange``).
 
     ``kernel(B, ci, cj, wires, mode, V, I)``: ``B`` the ``(batch, n)`` bit patterns
     (unsigned, C order), ``ci``/``cj`` the comparators (int64), ``wires`` the output
@@ -191,13 +184,10 @@ def get_kernel(bits: int, parallel: bool = True) -> Any:
     ``V`` and ``I`` the ``(batch, k)`` values (bit patterns) and indices (int64).
     """
     if not numba_available():
-        from sortnet.errors import SortnetError
-
         raise SortnetError("compiled kernels need numba (pip install numba)")
-    key = (bits, parallel)
-    name = f"topk{bits}_{'parallel' if parallel else 'serial'}"
+    name = f"topk{bits}_parallel"
     with CACHE.lock:
-        kernel = CACHE.lookup(key)
+        kernel = CACHE.lookup(bits)
         if kernel is None:
             pattern = BITS[bits // 8]
             kernel = compile_cached(
@@ -211,7 +201,7 @@ def get_kernel(bits: int, parallel: bool = True) -> Any:
                 np.zeros((1, 1), pattern),
                 np.zeros((1, 1), np.int64),
             )
-            CACHE.store(key, kernel)
+            CACHE.store(bits, kernel)
     return kernel
 
 
@@ -232,8 +222,7 @@ def use_kernel(X: np.ndarray, backend: str | None = None, *, size: int | None = 
         return False
     if chosen == "numba" or (X.size if size is None else size) >= AUTO_MIN_ELEMENTS:
         return True
-    bits = 8 * X.dtype.itemsize
-    return (bits, True) in CACHE or on_disk(_stem())
+    return 8 * X.dtype.itemsize in CACHE or on_disk(_stem())
 
 
 def topk_into(
@@ -243,16 +232,11 @@ def topk_into(
     mode: np.ndarray,
     V: np.ndarray,
     I: np.ndarray,  # noqa: E741 - the indices, as in the kernel
-    *,
-    parallel: bool = True,
 ) -> None:
     """Run the kernel: ``B`` C-contiguous unsigned bit patterns, outputs ``V``, ``I`` filled."""
-    kernel = get_kernel(8 * B.dtype.itemsize, parallel)
+    kernel = get_kernel(8 * B.dtype.itemsize)
     ci, cj = comparators
-    if parallel:
-        with CACHE.lock:  # numba's thread pool must not be entered from two threads at once
-            kernel(B, ci, cj, wires, mode, V, I)
-    else:
+    with CACHE.lock:  # numba's thread pool must not be entered from two threads at once
         kernel(B, ci, cj, wires, mode, V, I)
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 import operator
 
-from sortnet.errors import SortnetError
+from sortnet.errors import InputError, SortnetError
 from sortnet.generators._common import check_n, next_power_of_two
 from sortnet.generators.batcher import merge_exchange
 from sortnet.generators.best import MAX_BEST_N, best
@@ -52,17 +52,17 @@ def check_topk_args(n: object, k: object) -> tuple[int, int]:
     >>> check_topk_args(4, 5)
     Traceback (most recent call last):
     ...
-    sortnet.errors.SortnetError: k must be an integer in 1..n=4, got 5
+    sortnet.errors.InputError: k must be an integer in 1..n=4, got 5
     >>> check_topk_args(4, True)
     Traceback (most recent call last):
     ...
-    sortnet.errors.SortnetError: k must be an integer in 1..n=4, got True
+    sortnet.errors.InputError: k must be an integer in 1..n=4, got True
     """
     n = check_n(n)
     if n > MAX_TOPK_N:
         raise SortnetError(f"top-k networks go up to n={MAX_TOPK_N}, got n={n}")
     if isinstance(k, bool) or not hasattr(k, "__index__") or not 1 <= operator.index(k) <= n:
-        raise SortnetError(f"k must be an integer in 1..n={n}, got {k!r}")
+        raise InputError(f"k must be an integer in 1..n={n}, got {k!r}")
     return n, operator.index(k)
 
 
@@ -92,7 +92,7 @@ def topk_network(n: int, k: int) -> Network:
     --------
     >>> net = topk_network(128, 8)
     >>> net.size, net.graph.graph["block"], list(net.outputs)
-    (537, 16, [120, 121, 122, 123, 124, 125, 126, 127])
+    (572, 16, [120, 121, 122, 123, 124, 125, 126, 127])
     >>> from sortnet.verify import verify
     >>> verify(topk_network(32, 4)).ok
     True
