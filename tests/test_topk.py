@@ -297,3 +297,15 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], numpy_en
     np.save(tmp_path / "flat.npy", np.ones(5))
     code, _, err = run_cli(capsys, "--k", "1", "--input", str(tmp_path / "flat.npy"))
     assert code == 2 and "expected an array of shape (batch, n), got (5,)" in err
+
+
+def test_top_k_values_compile_with_the_existing_lowerings() -> None:
+    """The values are continuous: the network compiles; positions n-k..n-1 hold them."""
+    compilers = pytest.importorskip("compilers")
+    net = topk_network(8, 3)
+    X = batch("int32", 8, rows=40).astype(np.float64) % 1000  # small integers: bit-exact
+    values, _ = topk(X, 3)
+    for lowering in ("abs", "relu", "residual"):
+        Y = compilers.compile(net, lowering=lowering)(X)
+        assert Y.shape == (40, 8) and not Y[:, :5].any()
+        assert np.array_equal(Y[:, 5:][:, ::-1], values)

@@ -118,3 +118,84 @@ def cx_pairs(
         return context.get_dummy_value()
 
     return signature, codegen
+
+
+@intrinsic(prefer_literal=True)
+def load_keys32(
+    typingctx: Any,
+    bits: Any,
+    row: types.Type,
+    col: types.Type,
+    buf: Any,
+    mode: Any,
+    lanes: types.Type,
+) -> Any:
+    """``buf[col + j, i] = (key(bits[row + i, col + j]) << 32) | ~(col + j)`` for a tile.
+
+    ``bits`` holds 32-bit patterns (``uint32``, C order), ``buf`` is ``(n, lanes)``
+    ``uint64``; ``lanes`` (a literal, 16) rows and columns are loaded as vectors,
+    transposed with shuffles and turned into keys lane-parallel: the vector form of
+    the kernel's scalar ``_key32`` (``mode`` = ``is_float, sign, flip``).
+    """
+    if not isinstance(lanes, types.IntegerLiteral) or not _check((bits, buf), lanes):
+        return None
+    if bits.dtype != types.uint32 or buf.dtype != types.uint64:
+        return None
+    width = lanes.literal_value
+    signature = types.void(bits, row, col, buf, mode, lanes)
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        source, first_row, first_col, target, flags, _ = args
+        i32, i64 = ir.IntType(32), ir.IntType(64)
+        v32, v64 = ir.VectorType(i32, width), ir.VectorType(i64, width)
+        first_row = context.cast(builder, first_row, sig.args[1], types.int64)
+        first_col = context.cast(builder, first_col, sig.args[2], types.int64)
+        array = context.make_array(bits)(context, builder, source)
+        stride = builder.extract_value(array.shape, 1)
+        rows = []
+        for i in range(width):
+            start = builder.add(builder.mul(builder.add(first_row, i64(i)), stride), first_col)
+            pointer = builder.bitcast(builder.gep(array.data, [start]), v32.as_pointer())
+            rows.append(builder.load(pointer, align=4))
+        step = 1
+        mask_type = ir.VectorType(i32, width)
+        while step < width:  # round h exchanges bit h of the row and the lane index
+            low = [lane if not lane & step else width + lane - step for lane in range(width)]
+            high = [lane + step if not lane & step else width + lane for lane in range(width)]
+            for i in range(width):
+                if not i & step:
+                    a, b = rows[i], rows[i + step]
+                    rows[i] = builder.shuffle_vector(a, b, ir.Constant(mask_type, low))
+                    rows[i + step] = builder.shuffle_vector(a, b, ir.Constant(mask_type, high))
+            step *= 2
+        mode_array = context.make_array(mode)(context, builder, flags)
+
+        def splat(value: Any, vector: Any) -> Any:
+            undef = ir.Constant(vector, ir.Undefined)
+            one = builder.insert_element(undef, value, i32(0))
+            return builder.shuffle_vector(one, undef, ir.Constant(mask_type, [0] * width))
+
+        def flag(index: int) -> Any:
+            return builder.trunc(builder.load(builder.gep(mode_array.data, [i64(index)])), i32)
+
+        is_float = splat(flag(0), v32)
+        sign_flip = splat(builder.xor(flag(1), flag(2)), v32)
+        top, magnitude = splat(i32(31), v32), splat(i32(0x7FFFFFFF), v32)
+        zero, shift = ir.Constant(v32, None), splat(i64(32), v64)
+        target_array = context.make_array(buf)(context, builder, target)
+        target_stride = builder.extract_value(target_array.shape, 1)
+        for j in range(width):
+            u = rows[j]
+            negative = builder.and_(builder.lshr(u, top), is_float)
+            key = builder.xor(u, builder.and_(builder.sub(zero, negative), magnitude))
+            key = builder.add(key, builder.and_(builder.lshr(key, top), is_float))
+            key = builder.xor(key, sign_flip)
+            wire = builder.add(first_col, i64(j))
+            low_bits = builder.xor(wire, i64(0xFFFFFFFF))
+            word = builder.or_(builder.shl(builder.zext(key, v64), shift), splat(low_bits, v64))
+            start = builder.mul(wire, target_stride)
+            pointer = builder.bitcast(builder.gep(target_array.data, [start]), v64.as_pointer())
+            builder.store(word, pointer, align=8)
+        return context.get_dummy_value()
+
+    return signature, codegen

@@ -44,7 +44,7 @@ from sortnet.errors import SortnetError
 #: Rows per tile: 16 keys of 64 bits are two AVX-512 registers per buffer row.
 LANES = 16
 #: Bump when the kernel source or :mod:`sortnet.circuit.topk_intrinsics` changes.
-KERNEL_VERSION = 4
+KERNEL_VERSION = 5
 #: Bit patterns the kernels read, by value size.
 BITS: dict[int, np.dtype[Any]] = {4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
 
@@ -54,7 +54,7 @@ _SOURCE = """\
 import numpy as np
 from numba import njit, prange
 
-from sortnet.circuit.topk_intrinsics import cx_pairs, cx_rows
+from sortnet.circuit.topk_intrinsics import cx_pairs, cx_rows, load_keys32
 
 LANES = {lanes}
 
@@ -89,12 +89,15 @@ def _tiles32(B, ci, cj, wires, mode, V, I, t0, t1):
     for t in range(t0, t1):
         r0 = t * LANES
         m = min(LANES, batch - r0)
-        for r in range(LANES):
+        full = n - n % LANES if m == LANES else 0
+        for c0 in range(0, full, LANES):  # whole 16 x 16 blocks: vector loads and shuffles
+            load_keys32(B, r0, c0, buf, mode, LANES)
+        for r in range(LANES):  # the rest (a short tile, the last n % 16 columns): scalar
             src = r0 + r if r < m else r0
-            for w in range(n):
+            for w in range(full, n):
                 key = _key32(np.uint64(B[src, w]), is_float, sign, flip)
                 row[w] = (key << np.uint64(32)) | (low ^ np.uint64(w))
-            for w in range(n):
+            for w in range(full, n):
                 buf[w, r] = row[w]
         for q in range(ci.shape[0]):
             cx_rows(buf, ci[q], cj[q], LANES)
