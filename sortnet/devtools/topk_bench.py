@@ -12,7 +12,9 @@ is paired with a call of ``sortnet.topk(X, k)`` just after it, so both sides of 
 see the same machine load. Ratios are baseline median / ``topk`` median (above 1:
 ``topk`` is faster). Also timed: the exact reference ``np.argsort(-X, kind="stable")``
 (which ``topk`` must equal, ties included; checked every case) and ``torch.topk`` when
-torch is installed. The load average before and after is printed: on a shared machine
+torch is installed (``torch.topk`` does not promise an order among ties). Exact means
+equal to the stable reference, indices and values. The load average before and after is
+printed: on a shared machine
 it says how much the numbers can be trusted.
 """
 
@@ -76,13 +78,14 @@ def run_case(X: np.ndarray, k: int, repeats: int) -> dict[str, Any]:
         "exact": exact,
         "baseline_exact": baseline_exact,
         "torch_s": None,
+        "torch_exact": None,
     }
     try:
         import torch
     except ImportError:
         return result
     tensor = torch.from_numpy(X)
-    torch.topk(tensor, k, dim=1)
+    result["torch_exact"] = np.array_equal(torch.topk(tensor, k, dim=1).indices.numpy(), reference)
     result["torch_s"] = statistics.median(
         _time(lambda: torch.topk(tensor, k, dim=1)) for _ in range(repeats)
     )
@@ -108,9 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("no compiled kernel (numba missing or SORTNET_KERNEL=numpy): the numpy path")
     head = "| k of n | comparators | argpartition+argsort us/row | topk us/row | ratio |"
-    head += " stable argsort us/row | torch.topk us/row | topk exact | baseline exact |"
+    head += " stable argsort us/row | torch.topk us/row | exact: topk, baseline, torch |"
     print(head)
-    print("|" + " --- |" * 9)
+    print("|" + " --- |" * 8)
     for n, k in cases:
         X = rng.standard_normal((args.rows, n)).astype(np.float32)
         r = run_case(X, k, args.repeats)
@@ -119,12 +122,16 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"| {k} of {n} | {topk_network(n, k).size} | {r['baseline_s'] * per_row:.3f} "
             f"| {r['topk_s'] * per_row:.3f} | **{r['baseline_s'] / r['topk_s']:.2f}x** "
-            f"| {r['argsort_s'] * per_row:.3f} | {torch_us} | {r['exact']} "
-            f"| {r['baseline_exact']} |",
+            f"| {r['argsort_s'] * per_row:.3f} | {torch_us} "
+            f"| {_yes(r['exact'])}, {_yes(r['baseline_exact'])}, {_yes(r['torch_exact'])} |",
             flush=True,
         )
     print(f"load average after: {_load()}")
     return 0
+
+
+def _yes(flag: bool | None) -> str:
+    return "-" if flag is None else ("yes" if flag else "no")
 
 
 def _load() -> str:
