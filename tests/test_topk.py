@@ -170,6 +170,16 @@ def test_kernel_equals_stable_argsort(dtype: str, numba_engine: None) -> None:
                 assert_same(topk(X, k, largest), reference(X, k, largest))
 
 
+@pytest.mark.parametrize("dtype", ["float32", "int64"])
+def test_parallel_kernel(dtype: str, numba_engine: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small batches run on one thread; make this one run on all cores.
+    monkeypatch.setattr(topk_kernels, "PARALLEL_MIN_ELEMENTS", 1)
+    X = batch(dtype, 40, rows=1000, seed=2)
+    for k in (1, 8, 40):
+        assert_same(topk(X, k), reference(X, k, True))
+    assert (8 * X.dtype.itemsize, True) in topk_kernels.CACHE
+
+
 def test_kernel_n_1024(numba_engine: None) -> None:
     X = batch("float32", 1024, rows=20)
     X[3] = 1.0  # one row of ties only
