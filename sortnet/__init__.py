@@ -20,6 +20,7 @@ from sortnet._version import __version__
 from sortnet.errors import InputError, InvalidNetworkError, NetworkFormatError, SortnetError
 from sortnet.generators import list_families, network, selection_network
 from sortnet.generators.counting import counting_network
+from sortnet.generators.topk import topk_network
 from sortnet.io import load_network, save_network
 from sortnet.network import Network
 from sortnet.select import select
@@ -28,6 +29,7 @@ from sortnet.verify import VerificationResult, verify
 if TYPE_CHECKING:
     from sortnet.circuit.filters import rank_filter
     from sortnet.circuit.run import argsort, sort
+    from sortnet.circuit.topk import topk
     from sortnet.draw import draw, save_drawing
     from sortnet.nn.model import CompiledModel, Layer, load_model
     from sortnet.nn.npz import ModelFormatError
@@ -38,6 +40,7 @@ _LAZY = {
     "argsort": "sortnet.circuit.run",
     "sort": "sortnet.circuit.run",
     "rank_filter": "sortnet.circuit.filters",
+    "topk": "sortnet.circuit.topk",
     "CompiledModel": "sortnet.nn.model",
     "Layer": "sortnet.nn.model",
     "ModelFormatError": "sortnet.nn.npz",
@@ -71,6 +74,8 @@ __all__ = [
     "selection_network",
     "soft_permutation",
     "sort",
+    "topk",
+    "topk_network",
     "verify",
     "__version__",
 ]

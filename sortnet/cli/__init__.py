@@ -30,7 +30,19 @@ from sortnet import __version__
 from sortnet.errors import SortnetError
 
 #: Subcommand modules, in the order ``sortnet --help`` lists them.
-COMMANDS = ("list", "info", "verify", "sort", "filter", "compile", "run", "draw", "bench", "demo")
+COMMANDS = (
+    "list",
+    "info",
+    "verify",
+    "sort",
+    "topk",
+    "filter",
+    "compile",
+    "run",
+    "draw",
+    "bench",
+    "demo",
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
