@@ -288,6 +288,27 @@ def argsort_into(
     return sort_into(X, net, out, backend=backend, parallel=parallel, kind="argsort")
 
 
+def warm_up(net: Network, dtype: Any) -> None:
+    """Compile (or load from disk) the kernels ``sortnet.sort(X, net)`` runs on ``dtype``.
+
+    Examples
+    --------
+    >>> warm_up(Network.from_comparators(2, [(0, 1)]), np.float64)
+    """
+    get_kernel(net, dtype)
+
+
+def describe(net: Network, dtype: Any) -> str:
+    """A short description of the kernel ``sortnet.sort`` runs for ``net`` on ``dtype``.
+
+    Examples
+    --------
+    >>> describe(Network.from_comparators(2, [(0, 1)]), np.float32)
+    'numba kernel, rows layout'
+    """
+    return f"numba kernel, {layout_for(net, np.dtype(dtype).itemsize)} layout"
+
+
 #: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
 cache_info = CACHE.info
 clear_cache = CACHE.clear
