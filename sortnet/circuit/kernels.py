@@ -28,6 +28,7 @@ batches of at least ``AUTO_MIN_ELEMENTS`` values (compiling takes 1-40 s, more w
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -44,8 +45,8 @@ from sortnet._jit import (
     compile_cached,
     import_generated,
     numba_available,
-    on_disk,
 )
+from sortnet.circuit import interpreter
 from sortnet.circuit.codegen import (
     BLOCK_ROWS,
     CODEGEN_VERSION,
@@ -120,9 +121,25 @@ def _load_module(
     return module
 
 
-def _disk_cached(net: Network, kind: str, itemsize: int) -> bool:
-    """Whether numba has machine code for this network on disk (so no compile is needed)."""
-    return on_disk(_source_path(kernel_source(net, kind, None, itemsize)).stem)
+_stems: dict[tuple[Any, ...], str] = {}
+
+
+def _marker(stem: str, function: str, dtype: np.dtype) -> Path:
+    """The file saying ``function`` of module ``stem`` was compiled for ``dtype`` here.
+
+    numba's index holds every dtype of a module in one file; this marker tells,
+    without unpickling it, whether a call in ``dtype`` would load or compile.
+    """
+    return cache_dir() / f"{stem}.{function}.{dtype.name}.ready"
+
+
+def _disk_cached(net: Network, kind: str, itemsize: int, function: str, dtype: np.dtype) -> bool:
+    """Whether ``net``'s kernel ``function`` for ``dtype`` was compiled on this machine."""
+    key = _module_key(net, kind, None, itemsize)
+    stem = _stems.get(key)
+    if stem is None:  # generating the source takes milliseconds at n = 64: once
+        stem = _stems[key] = _source_path(kernel_source(net, kind, None, itemsize)).stem
+    return _marker(stem, function, dtype).exists()
 
 
 def get_kernel(
@@ -187,13 +204,16 @@ def get_kernel(
             # (other layouts compile on first call); a damaged disk cache entry is
             # discarded and rebuilt, with a warning.
             source = kernel_source(net, kind, key[1], dtype.itemsize)
+            stem = _source_path(source).stem
             function = compile_cached(
-                _source_path(source).stem,
+                stem,
                 load,
                 np.zeros((1, net.n), dtype),
                 np.zeros((1, len(net.outputs)), out_dtype),
             )
             CACHE.store(key, function)
+            with contextlib.suppress(OSError):  # a read-only cache costs the marker only
+                _marker(stem, name, dtype).touch()
     return function  # type: ignore[no-any-return]
 
 
@@ -224,10 +244,29 @@ def use_kernel(
         # numba compiles read-only arrays as another type: a cached kernel does not cover
         # them, and a small batch is not worth that compilation.
         return False
-    key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
-    if any(done[:-1] == key for done in CACHE):  # type: ignore[index]
-        return True
-    return _disk_cached(net, kind, X.dtype.itemsize)
+    return specialized_ready(net, X.dtype, kind) or interpreter.ready(kind, X.dtype)
+
+
+def specialized_ready(
+    net: Network, dtype: Any, kind: str = "sort", parallel: bool | None = None
+) -> bool:
+    """Whether ``net``'s straight-line kernel for ``dtype`` is compiled (here or on disk).
+
+    ``parallel`` asks for that variant only (None: either).
+
+    Examples
+    --------
+    >>> specialized_ready(Network.from_comparators(2, [(0, 1)]), np.int16)
+    False
+    """
+    dtype = np.dtype(dtype)
+    key = (*_module_key(net, kind, None, dtype.itemsize), dtype.str)
+    variants = (True, False) if parallel is None else (parallel,)
+    for variant in variants:
+        name = "kernel_parallel" if variant else "kernel_serial"
+        if (*key, variant) in CACHE or _disk_cached(net, kind, dtype.itemsize, name, dtype):
+            return True
+    return False
 
 
 def sort_into(
@@ -253,16 +292,19 @@ def sort_into(
     """
     if not use_kernel(X, net, kind=kind, backend=backend):
         return False
-    kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
-    # The kernels are compiled for C-contiguous arrays (the tiles layout loads rows
-    # as vectors and has no other form): copy a Fortran-ordered or strided batch.
+    # The kernels are compiled for C-contiguous arrays (the tile transposes load rows
+    # as vectors and have no other form): copy a Fortran-ordered or strided batch.
     X = np.ascontiguousarray(X)
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    if parallel:
-        with _lock:  # numba's thread pool must not be entered from two threads at once
+    if specialized_ready(net, X.dtype, kind, parallel):  # compiled on request earlier
+        kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
+        if parallel:
+            with _lock:  # numba's thread pool must not be entered from two threads at once
+                kernel(X, target)
+        else:
             kernel(X, target)
-    else:
-        kernel(X, target)
+    else:  # the generic kernel: compiled once per dtype, shared by every network
+        interpreter.run(X, target, net, kind, threads=None if parallel else 1)
     if target is not out:
         out[...] = target
     return True
@@ -289,13 +331,16 @@ def argsort_into(
 
 
 def warm_up(net: Network, dtype: Any) -> None:
-    """Compile (or load from disk) the kernels ``sortnet.sort(X, net)`` runs on ``dtype``.
+    """Compile (or load from disk) the kernel ``sortnet.sort(X, net)`` runs on ``dtype``.
+
+    That is the generic kernel (one per dtype, for every network) unless ``net``'s
+    straight-line kernel was compiled on request (:func:`get_kernel`).
 
     Examples
     --------
     >>> warm_up(Network.from_comparators(2, [(0, 1)]), np.float64)
     """
-    get_kernel(net, dtype)
+    interpreter.function("sort", dtype)
 
 
 def describe(net: Network, dtype: Any) -> str:
@@ -303,10 +348,12 @@ def describe(net: Network, dtype: Any) -> str:
 
     Examples
     --------
-    >>> describe(Network.from_comparators(2, [(0, 1)]), np.float32)
-    'numba kernel, rows layout'
+    >>> describe(Network.from_comparators(5, [(0, 4), (1, 3)]), np.int16)
+    'numba generic kernel (schedule as data)'
     """
-    return f"numba kernel, {layout_for(net, np.dtype(dtype).itemsize)} layout"
+    if specialized_ready(net, dtype):
+        return f"numba straight-line kernel, {layout_for(net, np.dtype(dtype).itemsize)} layout"
+    return "numba generic kernel (schedule as data)"
 
 
 #: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
