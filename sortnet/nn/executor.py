@@ -320,7 +320,7 @@ def run(
     kernel = None
     steps: list[_Step] = []
     if model_kernels.use_numba(model, array, engine):
-        kernel = model_kernels.get_kernel(model, dtype)
+        kernel = model_kernels.kernel_for(model, dtype, engine)
         # Only the input and output chunks are buffers here (the kernel keeps a block).
         width = model.n + model.n_outputs
     else:

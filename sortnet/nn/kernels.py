@@ -24,8 +24,10 @@ on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +36,7 @@ from sortnet import _jit
 from sortnet._jit import Kernel, KernelCache, compile_cached, import_generated, numba_available
 from sortnet.errors import SortnetError
 from sortnet.nn.codegen import CODEGEN_VERSION, csr, kernel_source
+from sortnet.nn.program import program, supported
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
@@ -186,12 +189,132 @@ def is_compiled(model: CompiledModel, dtype: Any) -> bool:
     return _jit.on_disk(f"sortnet_model_{digest}")
 
 
+_generic_modules: dict[str, Any] = {}
+#: The generic kernel's file; its text is copied into the cache directory and imported.
+GENERIC_SOURCE = Path(__file__).with_name("generic.py")
+
+
+def _generic_stem() -> str:
+    return "sortnet_model_generic_" + hashlib.sha256(GENERIC_SOURCE.read_bytes()).hexdigest()[:16]
+
+
+def _generic_marker(dtype: np.dtype) -> Path:
+    return _jit.cache_dir() / f"{_generic_stem()}.{dtype.name}.ready"
+
+
+def generic_function(dtype: Any) -> Any:
+    """The generic model kernel (:mod:`sortnet.nn.generic`) compiled for ``dtype``.
+
+    Compiled once per dtype and machine (about a second), shared by every model.
+
+    Examples
+    --------
+    >>> callable(generic_function(np.float64))
+    True
+    """
+    dtype = np.dtype(dtype)
+    where = str(_jit.cache_dir())
+    key = ("generic", dtype.str, where)
+    with _lock:
+        found = CACHE.lookup(key)
+        if found is not None:
+            return found
+
+        def load(fresh: bool) -> Any:
+            module = None if fresh else _generic_modules.get(where)
+            if module is None:
+                module = import_generated(GENERIC_SOURCE.read_text(), _generic_stem())
+                _generic_modules[where] = module
+            return module.run_model
+
+        tiny = program_of_identity(dtype)
+        found = compile_cached(
+            _generic_stem(), load, np.zeros((1, 1), dtype), np.zeros((1, 1), dtype), *tiny
+        )
+        CACHE.store(key, found)
+        with contextlib.suppress(OSError):  # a read-only cache costs the marker only
+            _generic_marker(dtype).touch()
+    return found
+
+
+def program_of_identity(dtype: np.dtype) -> tuple[Any, ...]:
+    """Generic-kernel arguments of a one-input identity model (the warm-up call)."""
+    units = np.array([[1, 0, 1, 0]], dtype=np.intp)
+    return (
+        2,
+        units,
+        np.zeros(1, np.bool_),
+        np.zeros(1, dtype),
+        np.zeros(1, np.intp),
+        np.ones(1, dtype),
+        np.ones(1, np.intp),
+    )
+
+
+def generic_ready(dtype: Any) -> bool:
+    """Whether the generic model kernel for ``dtype`` is compiled (here or on disk).
+
+    Examples
+    --------
+    >>> _ = generic_function(np.float64); generic_ready(np.float64)
+    True
+    """
+    dtype = np.dtype(dtype)
+    if ("generic", dtype.str, str(_jit.cache_dir())) in CACHE:
+        return True
+    return _generic_marker(dtype).exists()
+
+
+def generic_kernel(model: CompiledModel, dtype: Any) -> Kernel:
+    """``kernel(X, Y)`` running ``model`` on the generic kernel (no compile per model).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
+    >>> generic_kernel(model, X.dtype)(X, Y); Y
+    array([[-1.,  0.,  2.,  3.]])
+    """
+    function = generic_function(dtype)
+    arguments = program(model, dtype).arguments()
+
+    def kernel(X: np.ndarray, Y: np.ndarray) -> None:
+        function(X, Y, *arguments)
+
+    return kernel
+
+
+def kernel_for(model: CompiledModel, dtype: Any, engine: str | None = None) -> Kernel:
+    """The kernel the numba engine runs ``model`` with (see :func:`use_numba`).
+
+    The model's straight-line kernel when it is compiled already (here or on disk),
+    or when ``engine="numba"`` asks for it and the model has at most
+    :data:`MAX_TERMS` non-zero weights; else the generic kernel.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
+    >>> kernel_for(model, X.dtype)(X, Y); Y
+    array([[-1.,  0.,  2.,  3.]])
+    """
+    chosen = choose_engine(engine)
+    straight = compilable(model) and (chosen == "numba" or is_compiled(model, dtype))
+    if straight or not supported(model):
+        return get_kernel(model, dtype)
+    return generic_kernel(model, dtype)
+
+
 def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bool:
     """Whether ``batch`` (already checked, C-contiguous) runs on the numba engine.
 
-    ``"numba"`` always (refusing models above :data:`MAX_TERMS`), ``"numpy"``
-    never; ``"auto"`` when the model is compilable and either its kernel is
-    already compiled (here or on disk) or the batch has at least
+    ``"numba"`` always (a model above :data:`MAX_TERMS` non-zero weights, or with
+    an activation the generic kernel lacks, on the generic kernel; refused if it
+    has neither), ``"numpy"`` never; ``"auto"`` when a kernel for the model is
+    ready (its straight-line kernel, or the generic kernel of the dtype, compiled
+    here or on disk) or the batch has at least
     :data:`sortnet._jit.AUTO_MIN_ELEMENTS` values, so small one-off runs skip the compile.
 
     Examples
@@ -206,13 +329,17 @@ def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bo
         return False
     if chosen == "numba":
         return True
-    if not compilable(model):
+    if not compilable(model) and not supported(model):
         return False
     if batch.size >= _jit.AUTO_MIN_ELEMENTS:
         return True
     # numba compiles read-only arrays as another type, which a cached kernel does not
     # cover: a small read-only batch is not worth that compilation.
-    return batch.flags.writeable and is_compiled(model, batch.dtype)
+    if not batch.flags.writeable:
+        return False
+    if supported(model) and generic_ready(batch.dtype):
+        return True
+    return compilable(model) and is_compiled(model, batch.dtype)
 
 
 #: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
