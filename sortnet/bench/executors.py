@@ -125,7 +125,10 @@ def prepare(
         import compilers
 
         model = compilers.compile(net, lowering=lowering if net.kind == "comparator" else None)
-        prepared = Prepared(lambda X: model(X), note=f"{model.lowering}, {model.depth} layers")
+        note = f"{model.lowering}, {model.depth} layers"
+        if name == "neural" and precompile:
+            note += _precompile_model(model)
+        prepared = Prepared(lambda X: model(X), note=note)
         if name == "onnxruntime":
             prepared = _prepare_onnx(model, workdir)
     else:
@@ -146,6 +149,19 @@ def _prepare_circuit(net: Network, precompile: bool) -> Prepared:
         # Compile now so that the compile time is reported as setup, not as a run.
         kernels.warm_up(net, np.float32)
     return Prepared(lambda X: sortnet.sort(X, net), note=kernels.describe(net, np.float32))
+
+
+def _precompile_model(model: Any) -> str:
+    """Compile (or load) the kernel a large batch runs ``model`` on; its description."""
+    from sortnet.nn import kernels
+
+    if kernels.choose_engine() == "numpy":
+        return ", numpy engine"
+    if kernels.compilable(model):
+        kernels.get_kernel(model, np.float32)
+        return ", numba straight-line kernel"
+    kernels.generic_function(np.float32)
+    return ", numba generic kernel"
 
 
 def _prepare_onnx(model: Any, workdir: Path | None) -> Prepared:

@@ -1,16 +1,19 @@
-"""Compiled straight-line kernels for comparator networks (numba), cached per network.
+"""Which compiled kernel runs a comparator network (numba), and the straight-line kernels.
 
-A comparator network is a fixed program, so sortnet writes it out as Python source
-with no loops inside a row: load the ``n`` values of a row into locals, one
-compare-exchange per comparator, store the outputs. numba compiles that source
-with LLVM, over all rows with ``prange`` (both cores), and caches the machine code
-on disk, so a network is compiled once per machine.
+Two kinds of kernel, both exact:
 
-Three layouts (:mod:`sortnet.circuit.codegen`), chosen from ``n`` and the value size:
-``tiles`` (n <= 32 and a multiple of 4: blocks of 16 rows are transposed with vector
-shuffles so that each comparator is one packed min/max over 16 rows), ``rows``
-(each row's values in registers, scalar min/max; odd n and selection networks) and
-``columns`` (n >= 48: a plain transposed buffer, so 48+ values do not spill).
+* the **generic kernel** (:mod:`sortnet.circuit.generic`, run by
+  :mod:`sortnet.circuit.interpreter`): the comparators are data (an ``(m, 2)`` array),
+  so one compilation per dtype and kind (about a second, once per machine: cached on
+  disk) serves every network. It is what ``sortnet.sort`` runs by default.
+* **straight-line kernels**, compiled per network on request (:func:`get_kernel`):
+  the network written out as Python source with no loops inside a row, one
+  compare-exchange per comparator, compiled with LLVM over all rows with ``prange``.
+  Three layouts (:mod:`sortnet.circuit.codegen`): ``tiles`` (n <= 32, n a multiple of 4),
+  ``rows`` (odd n, selection networks), ``columns`` (n >= 48). They take seconds to
+  minutes to compile as ``n`` grows (LLVM's time grows with the code); once compiled
+  (in this process, or on disk: a marker file per dtype records it) ``sortnet.sort``
+  runs them instead of the generic kernel.
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -19,11 +22,12 @@ the input row's bit patterns and equals ``np.sort`` element for element
 their relative order among ties is unspecified; no sign is lost.
 
 Which back end runs is decided by :func:`sortnet._jit.choose_backend` (the JIT layer
-both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always
-compile) or ``numpy`` (never; the column-wise numpy executor of
-:mod:`sortnet.circuit.run` runs). In ``auto`` mode a new kernel is compiled only for
-batches of at least ``AUTO_MIN_ELEMENTS`` values (compiling takes 1-40 s, more with
-``n``); a kernel already compiled in this process or cached on disk is always used.
+both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always a
+kernel) or ``numpy`` (never; the column-wise numpy executor of
+:mod:`sortnet.circuit.run` runs). In ``auto`` mode a kernel already compiled (here or
+on disk) is always used; otherwise the generic kernel is compiled for batches of at
+least ``AUTO_MIN_ELEMENTS`` values or :data:`AUTO_MIN_WORK` row-comparator pairs, and
+smaller batches take the numpy path.
 """
 
 from __future__ import annotations
@@ -85,6 +89,10 @@ __all__ = [
 KERNEL_DTYPES = frozenset(
     np.dtype(code) for code in ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
 )
+
+#: In ``auto`` mode the generic kernel is also compiled for batches of at least this many
+#: row-comparator pairs: the numpy path would take 30 ms or more (10-100x the kernel).
+AUTO_MIN_WORK = 1 << 24
 
 _modules: dict[tuple[Any, ...], Any] = {}
 #: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
@@ -238,8 +246,8 @@ def use_kernel(
         # The kernel would need a C-contiguous copy of the whole batch (sort_into makes
         # one when the kernel is forced); the numpy path needs one block at a time.
         return False
-    if X.size >= AUTO_MIN_ELEMENTS:
-        return True
+    if X.size >= AUTO_MIN_ELEMENTS or X.shape[0] * net.size >= AUTO_MIN_WORK:
+        return True  # the generic kernel compiles once per dtype (about a second)
     if flags is not None and not flags.writeable:
         # numba compiles read-only arrays as another type: a cached kernel does not cover
         # them, and a small batch is not worth that compilation.

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sortnet import _jit
 from sortnet._args import positive_int
 from sortnet.errors import InputError
 from sortnet.nn import kernels as model_kernels
@@ -320,7 +321,10 @@ def run(
     kernel = None
     steps: list[_Step] = []
     if model_kernels.use_numba(model, array, engine):
-        kernel = model_kernels.kernel_for(model, dtype, engine)
+        # A large batch also starts the model's straight-line kernel compiling in the
+        # background (the generic kernel runs until it is ready).
+        big = array.size >= _jit.AUTO_MIN_ELEMENTS
+        kernel = model_kernels.kernel_for(model, dtype, engine, background=big)
         # Only the input and output chunks are buffers here (the kernel keeps a block).
         width = model.n + model.n_outputs
     else:

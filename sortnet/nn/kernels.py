@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,19 +156,57 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     digest = fingerprint(model, dtype)
     with _lock:
         kernel = CACHE.lookup((digest, dtype.str))
-        if kernel is None:
-            source, stem = kernel_source(model, dtype), f"sortnet_model_{digest}"
-            # Compile now (or load from disk) for C-contiguous arrays, the case we call;
-            # a damaged disk cache entry is discarded and rebuilt (with a warning).
-            kernel = compile_cached(
-                stem,
-                lambda fresh: import_generated(source, stem).kernel,  # always a fresh import
-                np.zeros((1, model.n), dtype),
-                np.zeros((1, model.n_outputs), dtype),
-            )
-            CACHE.store((digest, dtype.str), kernel)
+    if kernel is None:
+        source, stem = kernel_source(model, dtype), f"sortnet_model_{digest}"
+        # Compile now (or load from disk) for C-contiguous arrays, the case we call;
+        # a damaged disk cache entry is discarded and rebuilt (with a warning). Outside
+        # the lock: a compile in the background must not hold up other kernels.
+        kernel = compile_cached(
+            stem,
+            lambda fresh: import_generated(source, stem).kernel,  # always a fresh import
+            np.zeros((1, model.n), dtype),
+            np.zeros((1, model.n_outputs), dtype),
+        )
+        with _lock:
+            kernel = CACHE.lookup((digest, dtype.str)) or kernel  # another thread's, if first
+            if (digest, dtype.str) not in CACHE:
+                CACHE.store((digest, dtype.str), kernel)
+    with _lock:
         _by_model.setdefault(model, {})[dtype] = kernel
     return kernel
+
+
+_pending: set[tuple[str, str]] = set()
+
+
+def compile_in_background(model: CompiledModel, dtype: Any) -> None:
+    """Compile ``model``'s straight-line kernel on a daemon thread (once; errors dropped).
+
+    Until it is ready the generic kernel runs the model; :func:`kernel_for` picks the
+    straight-line kernel up as soon as it is compiled.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> compile_in_background(compilers.compile(sortnet.network("bitonic", 2), "relu"), "f8")
+    """
+    dtype = np.dtype(dtype)
+    key = (fingerprint(model, dtype), dtype.str)
+    with _lock:
+        if key in _pending or key in CACHE:
+            return
+        _pending.add(key)
+
+    def work() -> None:
+        try:
+            get_kernel(model, dtype)
+        except Exception:  # noqa: BLE001 - the generic kernel keeps running the model
+            pass
+        finally:
+            with _lock:
+                _pending.discard(key)
+
+    threading.Thread(target=work, name="sortnet-compile", daemon=True).start()
 
 
 def is_compiled(model: CompiledModel, dtype: Any) -> bool:
@@ -285,12 +324,16 @@ def generic_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     return kernel
 
 
-def kernel_for(model: CompiledModel, dtype: Any, engine: str | None = None) -> Kernel:
+def kernel_for(
+    model: CompiledModel, dtype: Any, engine: str | None = None, *, background: bool = False
+) -> Kernel:
     """The kernel the numba engine runs ``model`` with (see :func:`use_numba`).
 
     The model's straight-line kernel when it is compiled already (here or on disk),
     or when ``engine="numba"`` asks for it and the model has at most
-    :data:`MAX_TERMS` non-zero weights; else the generic kernel.
+    :data:`MAX_TERMS` non-zero weights; else the generic kernel, and with
+    ``background`` the straight-line kernel starts compiling on a daemon thread
+    (:func:`compile_in_background`) for later calls.
 
     Examples
     --------
@@ -304,6 +347,8 @@ def kernel_for(model: CompiledModel, dtype: Any, engine: str | None = None) -> K
     straight = compilable(model) and (chosen == "numba" or is_compiled(model, dtype))
     if straight or not supported(model):
         return get_kernel(model, dtype)
+    if background and compilable(model):
+        compile_in_background(model, dtype)
     return generic_kernel(model, dtype)
 
 
