@@ -55,8 +55,8 @@ def _load(X: Any, T: Any, r0: int, m: int, lanes: int) -> None:
             for q in range(0, BLOCK, 4):
                 transpose_tile(X, r0 + q, c, T, c, q, 4)
     else:
-        for r in range(m):
-            for w in range(n):
+        for w in range(n):
+            for r in range(m):
                 T[w, r] = X[r0 + r, w]
 
 
@@ -76,9 +76,10 @@ def _store(T: Any, Y: Any, r0: int, m: int, outputs: Any, lanes: int, identity: 
             for q in range(0, BLOCK, 4):
                 transpose_tile(T, c, q, Y, r0 + q, c, 4)
     else:
-        for r in range(m):
-            for p in range(outputs.shape[0]):
-                Y[r0 + r, p] = T[outputs[p], r]
+        for p in range(outputs.shape[0]):
+            row = T[outputs[p]]
+            for r in range(m):
+                Y[r0 + r, p] = row[r]
 
 
 @njit(cache=True, boundscheck=False, nogil=True)

@@ -67,6 +67,11 @@ def run_model(
             if first == stop:
                 for r in range(BLOCK):
                     acc[r] = zero
+            elif stop - first == 2:  # the common unit (a comparator's): one pass
+                row, other = S[terms[first]], S[terms[first + 1]]
+                weight, second = weights[first], weights[first + 1]
+                for r in range(BLOCK):
+                    acc[r] = row[r] * weight + other[r] * second
             else:
                 row = S[terms[first]]
                 weight = weights[first]
