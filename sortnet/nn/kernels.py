@@ -18,8 +18,13 @@ weights, biases, activations, dtype and
 numba (the source goes to :func:`sortnet._jit.cache_dir`), so a model compiles
 once per machine. Compiling is the cost: about 3 s for bitonic n=16 and 12 s for
 n=32 with ``relu`` (LLVM's time grows with the straight-line code). Models with
-more than :data:`MAX_TERMS` non-zero weights are therefore not compiled and run
-on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
+more than :data:`MAX_TERMS` non-zero weights get no straight-line kernel.
+
+The generic kernel (:mod:`sortnet.nn.generic`, arrays from :mod:`sortnet.nn.program`)
+runs any model sparse without a compilation of its own: it is compiled once per
+dtype and shared, so it is the default until a model's straight-line kernel is
+ready (:func:`kernel_for`), and the only numba kernel past :data:`MAX_TERMS`
+(no cliff to a dense path); see :func:`use_numba`.
 """
 
 from __future__ import annotations
