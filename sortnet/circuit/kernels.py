@@ -338,7 +338,7 @@ def argsort_into(
     return sort_into(X, net, out, backend=backend, parallel=parallel, kind="argsort")
 
 
-def warm_up(net: Network, dtype: Any) -> None:
+def warm_up(net: Network, dtype: Any, *, kind: str = "sort") -> None:
     """Compile (or load from disk) the kernel ``sortnet.sort(X, net)`` runs on ``dtype``.
 
     That is the generic kernel (one per dtype, for every network) unless ``net``'s
@@ -348,7 +348,8 @@ def warm_up(net: Network, dtype: Any) -> None:
     --------
     >>> warm_up(Network.from_comparators(2, [(0, 1)]), np.float64)
     """
-    interpreter.function("sort", dtype)
+    if not specialized_ready(net, dtype, kind):
+        interpreter.function(kind, dtype)
 
 
 def describe(net: Network, dtype: Any) -> str:
@@ -364,6 +365,17 @@ def describe(net: Network, dtype: Any) -> str:
     return "numba generic kernel (schedule as data)"
 
 
-#: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
+#: This runtime's straight-line kernel counters (the JIT layer has all runtimes' counters).
 cache_info = CACHE.info
-clear_cache = CACHE.clear
+
+
+def clear_cache() -> None:
+    """Forget this runtime's kernels in memory, straight-line and generic (disk stays).
+
+    Examples
+    --------
+    >>> clear_cache(); cache_info()["kernels"]
+    0
+    """
+    CACHE.clear()
+    interpreter.CACHE.clear()
