@@ -92,7 +92,7 @@ def test_bench_counting_network_and_network_file(
         == 0
     )
     rows = json.loads(capsys.readouterr().out)["results"]
-    assert {row["network"] for row in rows if row["executor"] == "neural"} >= {"bubble", "counting"}
+    assert {row["network"] for row in rows if row["executor"] == "neural"} >= {"best", "counting"}
     path = tmp_path / "net.txt"
     path.write_text("0:1 2:3 0:2 1:3 1:2")
     assert (
@@ -178,3 +178,53 @@ def test_bad_arguments(argv: list[str], message: str, capsys: pytest.CaptureFixt
     import re
 
     assert re.search(message, err), err
+
+
+def test_memory_call_runs_with_no_earlier_output_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The peak-memory call must not see the timed calls' outputs (np.sort showed twice
+    its output when the last timed result was kept alive through it)."""
+    import weakref
+
+    import numpy as np
+
+    from sortnet.bench import timing
+    from sortnet.bench.runner import BenchConfig
+
+    outputs: list[weakref.ref] = []
+
+    def run(X: np.ndarray) -> np.ndarray:
+        out = np.sort(X, axis=1)
+        outputs.append(weakref.ref(out))
+        return out
+
+    alive_at_memory_call: list[int] = []
+
+    def fake_peak(call: object, baseline: object = None) -> tuple[float, str]:
+        import gc
+
+        gc.collect()
+        alive_at_memory_call.append(sum(ref() is not None for ref in outputs))
+        return 0.0, "fake"
+
+    monkeypatch.setattr(timing, "peak_memory", fake_peak)
+    X = np.random.default_rng(0).standard_normal((50, 4)).astype(np.float32)
+    config = BenchConfig(sizes=[4], rows=50, repeats=3, warmup=1)
+    for expected in (None, np.sort(X, axis=1)):  # as a reference (np.sort) and an executor
+        outputs.clear()
+        row = timing.measure("x", None, "x", run, X, expected, config)
+        assert row["exact"] and row["first_call_s"] >= 0 and len(outputs) == 4
+    assert alive_at_memory_call == [0, 0]
+
+
+def test_cold_mode_uses_a_fresh_cache_per_case(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sortnet.bench.runner import fresh_kernel_cache
+
+    before = _jit.cache_dir()
+    seen = []
+    for _ in range(2):
+        with fresh_kernel_cache():
+            seen.append(_jit.cache_dir())
+            assert seen[-1].exists() and not any(seen[-1].iterdir())
+    assert seen[0] != seen[1] and before not in seen and _jit.cache_dir() == before
+    with fresh_kernel_cache(False):
+        assert _jit.cache_dir() == before

@@ -7,7 +7,7 @@ import pytest
 
 import sortnet
 from sortnet import _jit
-from sortnet.circuit import kernels
+from sortnet.circuit import interpreter, kernels
 from sortnet.errors import SortnetError
 
 pytest.importorskip("numba")
@@ -156,7 +156,9 @@ def test_sort_uses_kernel_and_agrees_with_numpy_fallback(monkeypatch: pytest.Mon
     assert kernels.cache_info() == before  # the numpy executor ran: nothing compiled
     monkeypatch.setenv(_jit.ENV_BACKEND, "numba")
     fast, fast_index = sortnet.sort(X, net), sortnet.argsort(X, net)
-    assert kernels.cache_info()["kernels"] == before["kernels"] + 2
+    # The generic kernels ran: no straight-line kernel was compiled for this network.
+    assert kernels.cache_info()["kernels"] == before["kernels"]
+    assert interpreter.ready("sort", X.dtype) and interpreter.ready("argsort", X.dtype)
     assert np.array_equal(slow, np.sort(X, axis=1)) and np.array_equal(fast, slow)
     assert np.array_equal(fast_index, slow_index)
     assert np.array_equal(sortnet.sort(X, net, k=4)[:, 0], np.sort(X, axis=1)[:, 3])
@@ -164,15 +166,22 @@ def test_sort_uses_kernel_and_agrees_with_numpy_fallback(monkeypatch: pytest.Mon
 
 def test_auto_mode_compiles_only_large_or_cached(monkeypatch: pytest.MonkeyPatch) -> None:
     net = sortnet.network("bubble", 7)
-    small = np.zeros((10, 7), np.float32)
+    small = np.zeros((10, 7), np.int16)  # a dtype no other test here compiles
     assert not kernels.use_kernel(small, net)
-    big = np.broadcast_to(np.float32(0), (kernels.AUTO_MIN_ELEMENTS // 7 + 1, 7))
+    big = np.broadcast_to(np.int16(0), (kernels.AUTO_MIN_ELEMENTS // 7 + 1, 7))
     assert not kernels.use_kernel(big, net)  # not contiguous: a full copy; numpy goes by blocks
     assert kernels.use_kernel(np.ascontiguousarray(big), net)
-    run(net, small)
-    assert kernels.use_kernel(small, net)  # compiled in this process
+    assert not kernels.specialized_ready(net, np.int16)
+    assert np.array_equal(sortnet.sort(small, net), small)  # small: the numpy path
+    assert kernels.sort_into(small, net, np.empty_like(small), backend="numba")
+    assert kernels.use_kernel(small, net)  # the generic kernel is compiled in this process
+    assert not kernels.specialized_ready(net, np.int16)  # ... and nothing else
     kernels.clear_cache()
+    interpreter.CACHE.clear()
     assert kernels.use_kernel(small, net)  # numba's machine code is on disk
+    run(net, small)
+    assert kernels.specialized_ready(net, np.int16, parallel=False)
+    assert not kernels.specialized_ready(net, np.int16, parallel=True)
     assert not kernels.use_kernel(small.astype(np.float16), net)
     assert not kernels.use_kernel(small, net, backend="numpy")
 

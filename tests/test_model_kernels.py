@@ -235,8 +235,11 @@ def test_engine_selection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(model_kernels, "MAX_TERMS", 10)
     assert not model_kernels.compilable(big) and not model_kernels.use_numba(big, small, "auto")
     np.testing.assert_array_equal(big(np.arange(8.0)[::-1]), np.arange(8.0))  # numpy runs
+    # Too big for a straight-line kernel: the generic (sparse) kernel runs it.
+    np.testing.assert_array_equal(big(np.arange(8.0)[None, ::-1], engine="numba"), [np.arange(8.0)])
+    assert model_kernels.use_numba(big, np.zeros((3, 8)), "auto")  # it is compiled now
     with pytest.raises(SortnetError, match=r"more than the numba engine compiles \(10\)"):
-        big(np.zeros((1, 8)), engine="numba")
+        model_kernels.get_kernel(big, np.float64)
 
 
 def test_bad_engine_name_refused() -> None:
@@ -249,10 +252,33 @@ def test_bad_engine_name_refused() -> None:
         model_codegen.kernel_source(model, np.int64)
 
 
-def test_large_model_falls_back_to_numpy() -> None:
-    """bitonic n=256 (~28k terms) is not compiled; auto runs it on numpy, correctly."""
+def test_large_model_runs_sparse_on_the_generic_kernel() -> None:
+    """bitonic n=256 (~28k terms) gets no straight-line kernel; the generic one runs it."""
     model = compilers.compile(sortnet.network("bitonic", 256), "residual")
     X = np.stack([np.random.default_rng(s).permutation(256).astype(float) for s in range(3)])
     assert not model_kernels.compilable(model)
-    assert not model_kernels.use_numba(model, X, "auto")
     np.testing.assert_array_equal(model(X), np.sort(X, axis=1))
+    np.testing.assert_array_equal(model(X, engine="numba"), np.sort(X, axis=1))
+
+
+@pytest.mark.parametrize("lowering", LOWERINGS)
+@pytest.mark.parametrize("k", [None, "median"])
+def test_generic_kernel_equals_numpy_engine(lowering: str, k: object) -> None:
+    """The generic kernel adds the same terms in the same order as the straight-line one."""
+    for net in (GRID_NET, sortnet.network("best", 16)):
+        model = compilers.compile(net, lowering, k=k)
+        X = integer_rows(np.random.default_rng(net.n), net.n, rows=200)
+        want = expected(net, X, k)
+        for dtype in BOTH:
+            data = X.astype(dtype)
+            Y = np.empty(want.shape, dtype)
+            model_kernels.generic_kernel(model, dtype)(data, Y)
+            np.testing.assert_array_equal(Y, want.astype(dtype))
+            np.testing.assert_array_equal(Y, model(data, engine="numpy"))
+            if net is GRID_NET:  # its straight-line kernels are compiled by the grid above
+                np.testing.assert_array_equal(Y, model(data, engine="numba"))
+    counting = compilers.compile(sortnet.counting_network(4), k=2)  # step and indicator units
+    X = integer_rows(np.random.default_rng(4), 4, rows=100)
+    Y = np.empty((100, 1))
+    model_kernels.generic_kernel(counting, np.float64)(X, Y)
+    np.testing.assert_array_equal(Y, counting(X, engine="numpy"))

@@ -177,6 +177,7 @@ def _row(
         "output_mb": 0.0,
         "memory_method": timing.memory_method,
         "setup_s": 0.0,
+        "first_call_s": None,
         "repeats": config.repeats,
         "note": note,
     }

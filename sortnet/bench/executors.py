@@ -25,8 +25,9 @@ Runner = Callable[[np.ndarray], np.ndarray]
 NETWORK_EXECUTORS = ("circuit", "neural", "onnxruntime")
 #: Bytes of input per onnxruntime call (the batch is streamed in chunks of this size).
 ONNX_CHUNK_BYTES = 1 << 22
-#: References measured once per n on the same data.
-REFERENCES = ("np.sort", "torch.sort")
+#: References measured once per n on the same data: ``np.copyto`` (a copy of the batch
+#: into a new array, the memory-bandwidth floor of any executor) is not a sort.
+REFERENCES = ("np.sort", "np.copyto", "torch.sort")
 
 
 @dataclass
@@ -77,6 +78,8 @@ def reference(name: str) -> Runner:
     """
     if name == "np.sort":
         return lambda X: np.sort(X, axis=1)
+    if name == "np.copyto":
+        return _copy
     if name == "torch.sort":
         import torch
 
@@ -84,14 +87,27 @@ def reference(name: str) -> Runner:
     raise SortnetError(f"unknown reference {name!r}")
 
 
+def _copy(X: np.ndarray) -> np.ndarray:
+    out = np.empty_like(X)
+    np.copyto(out, X)
+    return out
+
+
 def prepare(
-    name: str, net: Network, *, lowering: str | None, workdir: Path | None = None
+    name: str,
+    net: Network,
+    *,
+    lowering: str | None,
+    workdir: Path | None = None,
+    precompile: bool = True,
 ) -> Prepared:
     """Set up executor ``name`` for ``net``; the returned ``setup_s`` is the compile time.
 
-    ``circuit`` compiles the numba kernel when numba is installed (reused from the
-    disk cache when present); ``neural`` compiles the network to a model with
-    :func:`compilers.compile`; ``onnxruntime`` exports that model and opens a session.
+    ``circuit`` with ``precompile`` compiles the kernels the default call runs (or
+    loads them from the disk cache), so set-up is not counted as a run; without it
+    (``sortnet bench --cold``) the first call pays for whatever it compiles.
+    ``neural`` compiles the network to a model with :func:`compilers.compile`;
+    ``onnxruntime`` exports that model and opens a session.
 
     Examples
     --------
@@ -104,12 +120,15 @@ def prepare(
 
     start = time.perf_counter()
     if name == "circuit":
-        prepared = _prepare_circuit(net)
+        prepared = _prepare_circuit(net, precompile)
     elif name in ("neural", "onnxruntime"):
         import compilers
 
         model = compilers.compile(net, lowering=lowering if net.kind == "comparator" else None)
-        prepared = Prepared(lambda X: model(X), note=f"{model.lowering}, {model.depth} layers")
+        note = f"{model.lowering}, {model.depth} layers"
+        if name == "neural" and precompile:
+            note += _precompile_model(model)
+        prepared = Prepared(lambda X: model(X), note=note)
         if name == "onnxruntime":
             prepared = _prepare_onnx(model, workdir)
     else:
@@ -118,19 +137,31 @@ def prepare(
     return prepared
 
 
-def _prepare_circuit(net: Network) -> Prepared:
+def _prepare_circuit(net: Network, precompile: bool) -> Prepared:
     import sortnet
     from sortnet.circuit import kernels
 
     if net.kind != "comparator":
         raise SortnetError("the circuit executor runs comparator networks only")
-    backend = kernels.choose_backend()
-    if backend != "numpy":
+    if kernels.choose_backend() == "numpy":
+        return Prepared(lambda X: sortnet.sort(X, net), note="numpy columns")
+    if precompile:
         # Compile now so that the compile time is reported as setup, not as a run.
-        kernels.get_kernel(net, np.float32)
-        layout = kernels.layout_for(net)
-        return Prepared(lambda X: sortnet.sort(X, net), note=f"numba kernel, {layout} layout")
-    return Prepared(lambda X: sortnet.sort(X, net), note="numpy columns")
+        kernels.warm_up(net, np.float32)
+    return Prepared(lambda X: sortnet.sort(X, net), note=kernels.describe(net, np.float32))
+
+
+def _precompile_model(model: Any) -> str:
+    """Compile (or load) the kernel a large batch runs ``model`` on; its description."""
+    from sortnet.nn import kernels
+
+    if kernels.choose_engine() == "numpy":
+        return ", numpy engine"
+    if kernels.compilable(model):
+        kernels.get_kernel(model, np.float32)
+        return ", numba straight-line kernel"
+    kernels.generic_function(np.float32)
+    return ", numba generic kernel"
 
 
 def _prepare_onnx(model: Any, workdir: Path | None) -> Prepared:

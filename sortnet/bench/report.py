@@ -13,7 +13,7 @@ from sortnet.bench.runner import COLUMNS
 from sortnet.errors import SortnetError
 
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
-REFS = ("np.sort", "torch.sort")
+REFS = ("np.sort", "np.copyto", "torch.sort")
 
 
 def _clean(value: Any) -> Any:
@@ -69,13 +69,18 @@ def to_markdown(report: dict[str, Any]) -> str:
     | best | 8 | 19 / 6 | 40.0 | 10.0 (**4.00x**) |
     """
     rows = report["results"]
+    cold = bool((report.get("config") or {}).get("cold"))
     executors = [e for e in dict.fromkeys(r["executor"] for r in rows) if e != "np.sort"]
     base = {r["n"]: r["median_s"] for r in rows if r["executor"] == "np.sort"}
+    copy = {r["n"]: r["median_s"] for r in rows if r["executor"] == "np.copyto"}
+    executors = [e for e in executors if e != "np.copyto"]
     cases = dict.fromkeys((r["network"], r["n"]) for r in rows if r["executor"] not in REFS)
     cells = {(r["network"], r["n"], r["executor"]): r for r in rows}
-    head = ["network", "n", "size / depth", "np.sort ms"] + [
-        f"{e} ms (vs np.sort)" for e in executors
-    ]
+    head = (
+        ["network", "n", "size / depth", "np.sort ms"]
+        + (["copy ms"] if copy else [])
+        + [f"{e} ms (vs np.sort)" for e in executors]
+    )
     lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for network, n in cases:
         first = next(r for r in rows if r["network"] == network and r["n"] == n)
@@ -84,7 +89,7 @@ def to_markdown(report: dict[str, Any]) -> str:
             str(n),
             f"{first.get('size')} / {first.get('depth')}",
             f"{base.get(n, float('nan')) * 1e3:.1f}",
-        ]
+        ] + ([f"{copy.get(n, float('nan')) * 1e3:.1f}"] if copy else [])
         for executor in executors:
             row = cells.get((network, n, executor)) or cells.get((executor, n, executor))
             if row is None:
@@ -92,7 +97,10 @@ def to_markdown(report: dict[str, Any]) -> str:
                 continue
             ratio = row["ratio_vs_np_sort"]
             mark = f"**{ratio:.2f}x**" if ratio >= 1 else f"{ratio:.2f}x"
-            line.append(f"{row['median_s'] * 1e3:.1f} ({mark})" + ("" if row["exact"] else " ~"))
+            cell = f"{row['median_s'] * 1e3:.1f} ({mark})" + ("" if row["exact"] else " ~")
+            if cold and row.get("first_call_s") is not None:
+                cell += f" [1st {row['first_call_s']:.2f} s]"
+            line.append(cell)
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
 
@@ -106,15 +114,16 @@ def format_row(row: dict[str, Any]) -> str:
     ...        "min_s": 0.039, "rows_per_s": 2.5e7, "ratio_vs_np_sort": 1.0,
     ...        "max_abs_error": 0.0, "peak_mb": 30.5, "setup_s": 0.0}
     >>> format_row(row).split()
-    ['np.sort', '8', 'np.sort', '40.00', '39.00', '2.50e+07', '1.00x', '0', '30.5', '0.0']
+    ['np.sort', '8', 'np.sort', '40.00', '39.00', '2.50e+07', '1.00x', '0', '30.5', '0.0', '-']
     """
     ratio = row.get("ratio_vs_np_sort")
     error = row["max_abs_error"]
+    first = "-" if row.get("first_call_s") is None else f"{row['first_call_s']:.3f}"
     return (
         f"{row['network'][:24]:<24} {row['n']:>4} {row['executor']:<12} "
         f"{row['median_s'] * 1e3:>10.2f} {row['min_s'] * 1e3:>10.2f} {row['rows_per_s']:>10.2e} "
         f"{'' if ratio is None else f'{ratio:.2f}x':>8} {error:>9.3g} "
-        f"{row['peak_mb']:>8} {row['setup_s']:>7.1f}"
+        f"{row['peak_mb']:>8} {row['setup_s']:>7.1f} {first:>8}"
     )
 
 
@@ -122,7 +131,8 @@ def table_header() -> str:
     """The header line of the text table."""
     return (
         f"{'network':<24} {'n':>4} {'executor':<12} {'median ms':>10} {'min ms':>10} "
-        f"{'rows/s':>10} {'vs sort':>8} {'max err':>9} {'peak MB':>8} {'setup s':>7}"
+        f"{'rows/s':>10} {'vs sort':>8} {'max err':>9} {'peak MB':>8} {'setup s':>7} "
+        f"{'1st call':>8}"
     )
 
 

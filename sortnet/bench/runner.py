@@ -12,11 +12,11 @@ the peak memory of one call (see :func:`sortnet.bench.machine.peak_memory`).
 
 from __future__ import annotations
 
-import gc
+import contextlib
 import os
-import statistics
+import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,13 +24,13 @@ import numpy as np
 
 from sortnet.bench.executors import (
     REFERENCES,
-    Runner,
     available,
     check_executors,
     prepare,
     reference,
 )
-from sortnet.bench.machine import machine_info, peak_memory, resident_mb
+from sortnet.bench.machine import machine_info, resident_mb
+from sortnet.bench.timing import measure, time_calls  # noqa: F401  (re-exported)
 from sortnet.errors import SortnetError, TooMuchWorkError
 from sortnet.network import Network
 from sortnet.validate import MAX_WIRES
@@ -60,6 +60,7 @@ COLUMNS = (
     "output_mb",
     "memory_method",
     "setup_s",
+    "first_call_s",
     "repeats",
     "note",
 )
@@ -79,6 +80,10 @@ class BenchConfig:
     seed: int = 0
     memory: bool = True
     budget_s: float = 10.0
+    #: Each case starts from a fresh kernel cache (new ``SORTNET_CACHE_DIR``, kernels in
+    #: memory forgotten) and nothing is compiled before its first call: ``first_call_s``
+    #: is then what a user's first call costs on a new machine.
+    cold: bool = False
 
     def validate(self) -> None:
         """Refuse impossible settings with a message naming the setting.
@@ -201,124 +206,6 @@ def make_batch(rows: int, n: int, dtype: str, seed: int) -> np.ndarray:
     return rng.integers(0, 1000, (rows, n)).astype(dtype)
 
 
-def time_calls(
-    run: Runner,
-    X: np.ndarray,
-    *,
-    warmup: int,
-    repeats: int,
-    budget_s: float = float("inf"),
-    paired: Runner | None = None,
-    paired_times: list[float] | None = None,
-) -> tuple[list[float], np.ndarray]:
-    """Wall times of ``repeats`` calls after ``warmup`` untimed ones, and the last output.
-
-    When a warm-up call takes longer than ``budget_s``, only one timed call follows
-    (a slow executor would otherwise dominate the whole run). With ``paired``, each
-    timed call is preceded by a timed call of ``paired`` (the reference), appended to
-    ``paired_times``: on a shared machine both then see the same load.
-
-    Examples
-    --------
-    >>> times, out = time_calls(lambda X: X + 1, np.zeros((2, 2)), warmup=1, repeats=3)
-    >>> len(times), out.tolist()
-    (3, [[1.0, 1.0], [1.0, 1.0]])
-    """
-    out = None
-    for _ in range(warmup):
-        start = time.perf_counter()
-        out = run(X)
-        del out
-        if time.perf_counter() - start > budget_s:
-            repeats = 1
-            break
-    times = []
-    for _ in range(repeats):
-        out = None
-        gc.collect()
-        if paired is not None and paired_times is not None:
-            start = time.perf_counter()
-            paired(X)
-            paired_times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        out = run(X)
-        times.append(time.perf_counter() - start)
-    assert out is not None
-    return times, out
-
-
-def _max_error(out: np.ndarray, expected: np.ndarray) -> float:
-    if out.shape != expected.shape:
-        return float("inf")
-    with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(out.astype(np.float64) - expected.astype(np.float64))
-    return float(np.nanmax(diff)) if diff.size else 0.0
-
-
-def measure(
-    label: str,
-    net: Network | None,
-    executor: str,
-    run: Runner,
-    X: np.ndarray,
-    expected: np.ndarray | None,
-    config: BenchConfig,
-    *,
-    setup_s: float = 0.0,
-    note: str = "",
-    baseline_mb: float | None = None,
-) -> dict[str, Any]:
-    """Time one executor on ``X`` and return one result row (see :data:`COLUMNS`).
-
-    ``peak_mb`` is the resident memory at the peak of one more call, above
-    ``baseline_mb`` (taken after set-up, before the first call; ``X`` resident).
-    """
-    reference_times: list[float] = []
-    times, out = time_calls(
-        run,
-        X,
-        warmup=config.warmup,
-        repeats=config.repeats,
-        budget_s=config.budget_s,
-        paired=None if expected is None else reference("np.sort"),
-        paired_times=reference_times,
-    )
-    reference_out = out if expected is None else expected
-    error = _max_error(out, reference_out)
-    exact = bool(out.shape == reference_out.shape and np.array_equal(out, reference_out))
-    del out
-    peak, method = (float("nan"), "off")
-    if config.memory:
-        peak, method = peak_memory(lambda: run(X), baseline_mb)
-    median = statistics.median(times)
-    paired_median = statistics.median(reference_times) if reference_times else median
-    n = X.shape[1]
-    return {
-        "network": label,
-        "kind": None if net is None else net.kind,
-        "n": n,
-        "size": None if net is None else net.size,
-        "depth": None if net is None else net.depth,
-        "executor": executor,
-        "rows": X.shape[0],
-        "dtype": str(X.dtype),
-        "median_s": median,
-        "min_s": min(times),
-        "rows_per_s": X.shape[0] / median if median > 0 else float("inf"),
-        "np_sort_s": paired_median,
-        "ratio_vs_np_sort": paired_median / median if median > 0 else float("inf"),
-        "max_abs_error": error,
-        "exact": exact,
-        "peak_mb": round(peak, 1),
-        "input_mb": round(X.nbytes / 2**20, 1),
-        "output_mb": round(X.shape[0] * n * X.itemsize / 2**20, 1),
-        "memory_method": method,
-        "setup_s": round(setup_s, 3),
-        "repeats": len(times),
-        "note": note,
-    }
-
-
 def run_benchmark(
     config: BenchConfig,
     networks: Callable[[int], Iterable[tuple[str, Network]]],
@@ -346,7 +233,7 @@ def run_benchmark(
     >>> config = BenchConfig(sizes=[4], executors=["circuit"], rows=100, repeats=1, memory=False)
     >>> report = run_benchmark(config, lambda n: [("bubble", sortnet.network("bubble", n))])
     >>> [(row["executor"], row["exact"]) for row in report["results"]]
-    [('np.sort', True), ('circuit', True)]
+    [('np.sort', True), ('np.copyto', True), ('circuit', True)]
     """
     config.validate()
     check_batch_memory(config.rows, config.sizes, config.dtype)
@@ -375,32 +262,84 @@ def run_benchmark(
         emit(base)
         for name in REFERENCES[1:]:
             if available(name):
-                row = measure(name, None, name, reference(name), X, expected, config)
+                # The copy's output is X itself: compared with X, it is exact.
+                want = X if name == "np.copyto" else expected
+                row = measure(name, None, name, reference(name), X, want, config)
                 emit(row)
         for label, net in networks(n):
             for executor in config.executors:
                 if not available(executor) or (executor == "circuit" and net.kind != "comparator"):
                     continue
-                prepared = prepare(executor, net, lowering=config.lowering)
-                # After set-up (compiling is not running) but before the first call, so
-                # arenas and buffers an executor keeps between calls count.
-                baseline = resident_mb() if config.memory else None
-                row = measure(
-                    label,
-                    net,
-                    executor,
-                    prepared.run,
-                    X,
-                    expected,
-                    config,
-                    setup_s=prepared.setup_s,
-                    note=prepared.note,
-                    baseline_mb=baseline,
-                )
-                del prepared
+                with fresh_kernel_cache(config.cold):
+                    row = _case(label, net, executor, X, expected, config)
                 emit(row)
         del X, expected
     machine["load_average_after"] = machine_info()["load_average"]
     settings = asdict(config)
     settings["elapsed_s"] = round(time.time() - started, 1)
     return {"machine": machine, "config": settings, "results": results}
+
+
+@contextlib.contextmanager
+def fresh_kernel_cache(cold: bool = True) -> Iterator[None]:
+    """With ``cold``, run the body on an empty kernel cache, then restore the old one.
+
+    ``SORTNET_CACHE_DIR`` points at a new temporary folder (deleted after) and every
+    runtime's in-memory kernels are forgotten before and after, so nothing compiled
+    earlier, in this process or on disk, serves the body. Without ``cold``, nothing
+    changes.
+
+    Examples
+    --------
+    >>> from sortnet import _jit
+    >>> before = _jit.cache_dir()
+    >>> with fresh_kernel_cache():
+    ...     _jit.cache_dir() != before
+    True
+    >>> _jit.cache_dir() == before
+    True
+    """
+    if not cold:
+        yield
+        return
+    from sortnet import _jit
+
+    old = os.environ.get(_jit.ENV_CACHE_DIR)
+    with tempfile.TemporaryDirectory(prefix="sortnet-cold-") as folder:
+        os.environ[_jit.ENV_CACHE_DIR] = folder
+        _jit.clear_cache()
+        try:
+            yield
+        finally:
+            _jit.clear_cache()
+            if old is None:
+                os.environ.pop(_jit.ENV_CACHE_DIR, None)
+            else:
+                os.environ[_jit.ENV_CACHE_DIR] = old
+
+
+def _case(
+    label: str,
+    net: Network,
+    executor: str,
+    X: np.ndarray,
+    expected: np.ndarray,
+    config: BenchConfig,
+) -> dict[str, Any]:
+    """Set up one executor on one network and measure it (one result row)."""
+    prepared = prepare(executor, net, lowering=config.lowering, precompile=not config.cold)
+    # After set-up (compiling is not running) but before the first call, so
+    # arenas and buffers an executor keeps between calls count.
+    baseline = resident_mb() if config.memory else None
+    return measure(
+        label,
+        net,
+        executor,
+        prepared.run,
+        X,
+        expected,
+        config,
+        setup_s=prepared.setup_s,
+        note=prepared.note,
+        baseline_mb=baseline,
+    )

@@ -1,16 +1,19 @@
-"""Compiled straight-line kernels for comparator networks (numba), cached per network.
+"""Which compiled kernel runs a comparator network (numba), and the straight-line kernels.
 
-A comparator network is a fixed program, so sortnet writes it out as Python source
-with no loops inside a row: load the ``n`` values of a row into locals, one
-compare-exchange per comparator, store the outputs. numba compiles that source
-with LLVM, over all rows with ``prange`` (both cores), and caches the machine code
-on disk, so a network is compiled once per machine.
+Two kinds of kernel, both exact:
 
-Three layouts (:mod:`sortnet.circuit.codegen`), chosen from ``n`` and the value size:
-``tiles`` (n <= 32 and a multiple of 4: blocks of 16 rows are transposed with vector
-shuffles so that each comparator is one packed min/max over 16 rows), ``rows``
-(each row's values in registers, scalar min/max; odd n and selection networks) and
-``columns`` (n >= 48: a plain transposed buffer, so 48+ values do not spill).
+* the **generic kernel** (:mod:`sortnet.circuit.generic`, run by
+  :mod:`sortnet.circuit.interpreter`): the comparators are data (an ``(m, 2)`` array),
+  so one compilation per dtype and kind (about a second, once per machine: cached on
+  disk) serves every network. It is what ``sortnet.sort`` runs by default.
+* **straight-line kernels**, compiled per network on request (:func:`get_kernel`):
+  the network written out as Python source with no loops inside a row, one
+  compare-exchange per comparator, compiled with LLVM over all rows with ``prange``.
+  Three layouts (:mod:`sortnet.circuit.codegen`): ``tiles`` (n <= 32, n a multiple of 4),
+  ``rows`` (odd n, selection networks), ``columns`` (n >= 48). They take seconds to
+  minutes to compile as ``n`` grows (LLVM's time grows with the code); once compiled
+  (in this process, or on disk: a marker file per dtype records it) ``sortnet.sort``
+  runs them instead of the generic kernel.
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -19,15 +22,17 @@ the input row's bit patterns and equals ``np.sort`` element for element
 their relative order among ties is unspecified; no sign is lost.
 
 Which back end runs is decided by :func:`sortnet._jit.choose_backend` (the JIT layer
-both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always
-compile) or ``numpy`` (never; the column-wise numpy executor of
-:mod:`sortnet.circuit.run` runs). In ``auto`` mode a new kernel is compiled only for
-batches of at least ``AUTO_MIN_ELEMENTS`` values (compiling takes 1-40 s, more with
-``n``); a kernel already compiled in this process or cached on disk is always used.
+both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always a
+kernel) or ``numpy`` (never; the column-wise numpy executor of
+:mod:`sortnet.circuit.run` runs). In ``auto`` mode a kernel already compiled (here or
+on disk) is always used; otherwise the generic kernel is compiled for batches of at
+least ``AUTO_MIN_ELEMENTS`` values or :data:`AUTO_MIN_WORK` row-comparator pairs, and
+smaller batches take the numpy path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -44,8 +49,8 @@ from sortnet._jit import (
     compile_cached,
     import_generated,
     numba_available,
-    on_disk,
 )
+from sortnet.circuit import interpreter
 from sortnet.circuit.codegen import (
     BLOCK_ROWS,
     CODEGEN_VERSION,
@@ -85,6 +90,10 @@ KERNEL_DTYPES = frozenset(
     np.dtype(code) for code in ("f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8")
 )
 
+#: In ``auto`` mode the generic kernel is also compiled for batches of at least this many
+#: row-comparator pairs: the numpy path would take 30 ms or more (10-100x the kernel).
+AUTO_MIN_WORK = 1 << 24
+
 _modules: dict[tuple[Any, ...], Any] = {}
 #: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
 CACHE = KernelCache("circuit", also_clear=[_modules])
@@ -120,9 +129,25 @@ def _load_module(
     return module
 
 
-def _disk_cached(net: Network, kind: str, itemsize: int) -> bool:
-    """Whether numba has machine code for this network on disk (so no compile is needed)."""
-    return on_disk(_source_path(kernel_source(net, kind, None, itemsize)).stem)
+_stems: dict[tuple[Any, ...], str] = {}
+
+
+def _marker(stem: str, function: str, dtype: np.dtype) -> Path:
+    """The file saying ``function`` of module ``stem`` was compiled for ``dtype`` here.
+
+    numba's index holds every dtype of a module in one file; this marker tells,
+    without unpickling it, whether a call in ``dtype`` would load or compile.
+    """
+    return cache_dir() / f"{stem}.{function}.{dtype.name}.ready"
+
+
+def _disk_cached(net: Network, kind: str, itemsize: int, function: str, dtype: np.dtype) -> bool:
+    """Whether ``net``'s kernel ``function`` for ``dtype`` was compiled on this machine."""
+    key = _module_key(net, kind, None, itemsize)
+    stem = _stems.get(key)
+    if stem is None:  # generating the source takes milliseconds at n = 64: once
+        stem = _stems[key] = _source_path(kernel_source(net, kind, None, itemsize)).stem
+    return _marker(stem, function, dtype).exists()
 
 
 def get_kernel(
@@ -187,13 +212,16 @@ def get_kernel(
             # (other layouts compile on first call); a damaged disk cache entry is
             # discarded and rebuilt, with a warning.
             source = kernel_source(net, kind, key[1], dtype.itemsize)
+            stem = _source_path(source).stem
             function = compile_cached(
-                _source_path(source).stem,
+                stem,
                 load,
                 np.zeros((1, net.n), dtype),
                 np.zeros((1, len(net.outputs)), out_dtype),
             )
             CACHE.store(key, function)
+            with contextlib.suppress(OSError):  # a read-only cache costs the marker only
+                _marker(stem, name, dtype).touch()
     return function  # type: ignore[no-any-return]
 
 
@@ -218,16 +246,35 @@ def use_kernel(
         # The kernel would need a C-contiguous copy of the whole batch (sort_into makes
         # one when the kernel is forced); the numpy path needs one block at a time.
         return False
-    if X.size >= AUTO_MIN_ELEMENTS:
-        return True
+    if X.size >= AUTO_MIN_ELEMENTS or X.shape[0] * net.size >= AUTO_MIN_WORK:
+        return True  # the generic kernel compiles once per dtype (about a second)
     if flags is not None and not flags.writeable:
         # numba compiles read-only arrays as another type: a cached kernel does not cover
         # them, and a small batch is not worth that compilation.
         return False
-    key = (*_module_key(net, kind, None, X.dtype.itemsize), X.dtype.str)
-    if any(done[:-1] == key for done in CACHE):  # type: ignore[index]
-        return True
-    return _disk_cached(net, kind, X.dtype.itemsize)
+    return specialized_ready(net, X.dtype, kind) or interpreter.ready(kind, X.dtype)
+
+
+def specialized_ready(
+    net: Network, dtype: Any, kind: str = "sort", parallel: bool | None = None
+) -> bool:
+    """Whether ``net``'s straight-line kernel for ``dtype`` is compiled (here or on disk).
+
+    ``parallel`` asks for that variant only (None: either).
+
+    Examples
+    --------
+    >>> specialized_ready(Network.from_comparators(2, [(0, 1)]), np.int16)
+    False
+    """
+    dtype = np.dtype(dtype)
+    key = (*_module_key(net, kind, None, dtype.itemsize), dtype.str)
+    variants = (True, False) if parallel is None else (parallel,)
+    for variant in variants:
+        name = "kernel_parallel" if variant else "kernel_serial"
+        if (*key, variant) in CACHE or _disk_cached(net, kind, dtype.itemsize, name, dtype):
+            return True
+    return False
 
 
 def sort_into(
@@ -253,16 +300,19 @@ def sort_into(
     """
     if not use_kernel(X, net, kind=kind, backend=backend):
         return False
-    kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
-    # The kernels are compiled for C-contiguous arrays (the tiles layout loads rows
-    # as vectors and has no other form): copy a Fortran-ordered or strided batch.
+    # The kernels are compiled for C-contiguous arrays (the tile transposes load rows
+    # as vectors and have no other form): copy a Fortran-ordered or strided batch.
     X = np.ascontiguousarray(X)
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    if parallel:
-        with _lock:  # numba's thread pool must not be entered from two threads at once
+    if specialized_ready(net, X.dtype, kind, parallel):  # compiled on request earlier
+        kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
+        if parallel:
+            with _lock:  # numba's thread pool must not be entered from two threads at once
+                kernel(X, target)
+        else:
             kernel(X, target)
-    else:
-        kernel(X, target)
+    else:  # the generic kernel: compiled once per dtype, shared by every network
+        interpreter.run(X, target, net, kind, threads=None if parallel else 1)
     if target is not out:
         out[...] = target
     return True
@@ -288,6 +338,44 @@ def argsort_into(
     return sort_into(X, net, out, backend=backend, parallel=parallel, kind="argsort")
 
 
-#: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
+def warm_up(net: Network, dtype: Any, *, kind: str = "sort") -> None:
+    """Compile (or load from disk) the kernel ``sortnet.sort(X, net)`` runs on ``dtype``.
+
+    That is the generic kernel (one per dtype, for every network) unless ``net``'s
+    straight-line kernel was compiled on request (:func:`get_kernel`).
+
+    Examples
+    --------
+    >>> warm_up(Network.from_comparators(2, [(0, 1)]), np.float64)
+    """
+    if not specialized_ready(net, dtype, kind):
+        interpreter.function(kind, dtype)
+
+
+def describe(net: Network, dtype: Any) -> str:
+    """A short description of the kernel ``sortnet.sort`` runs for ``net`` on ``dtype``.
+
+    Examples
+    --------
+    >>> describe(Network.from_comparators(5, [(0, 4), (1, 3)]), np.int16)
+    'numba generic kernel (schedule as data)'
+    """
+    if specialized_ready(net, dtype):
+        return f"numba straight-line kernel, {layout_for(net, np.dtype(dtype).itemsize)} layout"
+    return "numba generic kernel (schedule as data)"
+
+
+#: This runtime's straight-line kernel counters (the JIT layer has all runtimes' counters).
 cache_info = CACHE.info
-clear_cache = CACHE.clear
+
+
+def clear_cache() -> None:
+    """Forget this runtime's kernels in memory, straight-line and generic (disk stays).
+
+    Examples
+    --------
+    >>> clear_cache(); cache_info()["kernels"]
+    0
+    """
+    CACHE.clear()
+    interpreter.CACHE.clear()

@@ -19,6 +19,9 @@ from sortnet.errors import SortnetError
 
 DEFAULT_SIZES = [4, 8, 16, 32, 64]
 QUICK_ROWS = 100_000
+#: What ``--quick`` runs unless told otherwise: two families (the best-known networks and
+#: Batcher's merge), no counting network, float32 at these n.
+QUICK_FAMILIES = ["best", "odd-even-merge"]
 DASK_ROWS = 100_000_000
 
 
@@ -77,7 +80,17 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
     parser.add_argument(
-        "--quick", action="store_true", help=f"short run: {QUICK_ROWS} rows, 1 repeat"
+        "--quick",
+        action="store_true",
+        help=f"short run: {QUICK_ROWS} rows, 1 repeat, families {' and '.join(QUICK_FAMILIES)} "
+        "and the counting network (no bubble, insertion, transposition, bitonic or pairwise) "
+        "unless --family or --network is given",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="each case starts on a fresh, empty kernel cache and compiles nothing before "
+        "its first call; the first call's time (compiles included) is reported apart",
     )
     parser.add_argument("--dtype", default="float32", help="batch dtype (default float32)")
     parser.add_argument("--lowering", default="relu", help="lowering for the neural executors")
@@ -151,6 +164,7 @@ def _config(args: argparse.Namespace) -> Any:
         seed=args.seed,
         memory=not args.no_memory,
         budget_s=args.budget,
+        cold=args.cold,
     )
 
 
@@ -161,7 +175,7 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
 
     files = [(Path(path).stem, sortnet.load_network(path)) for path in args.network]
     dask = args.engine == "dask"
-    default = ["best"] if args.engine == "dask" else list(FAMILIES)
+    default = ["best"] if dask else list(QUICK_FAMILIES) if args.quick else list(FAMILIES)
     families = args.family if args.family is not None else ([] if files else default)
     unknown = [name for name in families if name not in FAMILIES]
     if unknown:
@@ -178,7 +192,8 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
             except SortnetError as error:  # e.g. no best-known network past 64 wires
                 print(f"sortnet bench: skipping {family} n={n}: {error}", file=sys.stderr)
         yield from ((label, net) for label, net in files if net.n == n)
-        if n <= args.counting_max_n and args.family is None and not files and not dask:
+        counting = args.family is None and not files and not dask
+        if n <= args.counting_max_n and counting:
             try:
                 yield "counting", sortnet.counting_network(n)
             except SortnetError as error:  # past the counting network's limit of inputs

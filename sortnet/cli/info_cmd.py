@@ -10,6 +10,13 @@ from sortnet.cli._common import add_network_arguments, network_from_args
 from sortnet.errors import SortnetError
 from sortnet.network import Network
 
+#: Past this many wires sorting with a network is slower than ``np.sort`` (README, Benchmarks).
+PAYS_UP_TO_N = 64
+SLOWER_NOTE = (
+    "note:   past n = 64 sortnet.sort is slower than np.sort on the development machine "
+    "(0.66-0.73x at n = 128-256, bitonic, float32); networks pay up to n = 64"
+)
+
 #: The keys of ``sortnet info --json``, in order.
 JSON_KEYS = ("family", "n", "size", "depth", "source", "comparators", "layers")
 
@@ -98,6 +105,8 @@ def format_info(info: dict[str, Any]) -> str:
         *([f"source: {info['source']}"] if info.get("source") else []),
         "layers:" if info["layers"] else "layers: (none)",
     ]
+    if info["n"] > PAYS_UP_TO_N:
+        lines.insert(4, SLOWER_NOTE)
     width = len(str(len(info["layers"])))
     for number, layer in enumerate(info["layers"], start=1):
         pairs = " ".join(f"({i},{j})" for i, j in layer)

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     # Decide the engine on the whole input, not per block (see sort_cmd._prepare_kernel);
     # a broadcast view has the input's size without its memory.
     if model_kernels.use_numba(model, np.broadcast_to(dtype.type(0), X.shape), None):
-        model_kernels.get_kernel(model, dtype)
+        model_kernels.kernel_for(model, dtype, background=True)
 
     def text(block: np.ndarray, Y: np.ndarray) -> np.ndarray:
         # Integers print as integers only where int64 holds them exactly.

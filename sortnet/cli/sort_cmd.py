@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare_kernel(X: np.ndarray, net: Network, kind: str) -> None:
-    """Compile (or load) the kernel when the whole input deserves it.
+    """Compile (or load) the kernel when the whole input deserves it (the generic one).
 
     The executor decides per call from the batch size, and a block is smaller than the
     file: without this, a large file would run on the slow numpy path block after
     block. Once the kernel is compiled, every block uses it.
     """
     if kernels.use_kernel(X, net, kind=kind):
-        kernels.get_kernel(net, X.dtype, kind=kind)
+        kernels.warm_up(net, X.dtype, kind=kind)

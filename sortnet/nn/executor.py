@@ -3,13 +3,15 @@
 Two engines compute exactly what the layers say (weighted sums, bias, activation
 per unit, skip) and nothing else:
 
-* ``numba`` (:mod:`sortnet.nn.kernels`): the model's non-zero weights written
-  out as one straight-line kernel per model, compiled once and cached; about
-  10x faster than numpy on comparator models. The default when numba is
-  installed, the model has at most ``model_kernels.MAX_TERMS`` non-zero weights
-  and either the kernel is already compiled (in this process or on disk) or the
-  batch has at least ``sortnet._jit.AUTO_MIN_ELEMENTS`` values (a first compile
-  takes seconds: 3 s for bitonic n=16, 12 s for n=32 with ``relu``).
+* ``numba`` (:mod:`sortnet.nn.kernels`): the model's non-zero weights only. A
+  model's own straight-line kernel (one statement per unit, values in registers;
+  up to ``model_kernels.MAX_TERMS`` non-zero weights; 3 s to compile for bitonic
+  n=16, 12 s for n=32 with ``relu``) runs when it is compiled (here or on disk);
+  otherwise the generic kernel (:mod:`sortnet.nn.generic`: weights as arrays,
+  compiled once per dtype, any size of model) runs, and a large batch starts the
+  straight-line kernel compiling in the background. The default when numba is
+  installed and a kernel is ready or the batch has at least
+  ``sortnet._jit.AUTO_MIN_ELEMENTS`` values.
 * ``numpy``, the tested fallback, arranged to be fast: each chunk runs through
   its own preallocated buffers, reused for every layer, with single-threaded
   BLAS per thread (:mod:`sortnet.nn._blas`); a group of units with the same
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sortnet import _jit
 from sortnet._args import positive_int
 from sortnet.errors import InputError
 from sortnet.nn import kernels as model_kernels
@@ -296,8 +299,7 @@ def run(
         model cannot handle (see :class:`~sortnet.nn.model.CompiledModel`), or a
         ``chunk_rows`` or ``threads`` that is not a positive integer.
     SortnetError
-        Unknown engine, or ``engine="numba"`` without numba or for a model above
-        ``model_kernels.MAX_TERMS`` non-zero weights.
+        Unknown engine, or ``engine="numba"`` without numba.
 
     Examples
     --------
@@ -320,7 +322,10 @@ def run(
     kernel = None
     steps: list[_Step] = []
     if model_kernels.use_numba(model, array, engine):
-        kernel = model_kernels.get_kernel(model, dtype)
+        # A large batch also starts the model's straight-line kernel compiling in the
+        # background (the generic kernel runs until it is ready).
+        big = array.size >= _jit.AUTO_MIN_ELEMENTS
+        kernel = model_kernels.kernel_for(model, dtype, engine, background=big)
         # Only the input and output chunks are buffers here (the kernel keeps a block).
         width = model.n + model.n_outputs
     else:

@@ -18,14 +18,22 @@ weights, biases, activations, dtype and
 numba (the source goes to :func:`sortnet._jit.cache_dir`), so a model compiles
 once per machine. Compiling is the cost: about 3 s for bitonic n=16 and 12 s for
 n=32 with ``relu`` (LLVM's time grows with the straight-line code). Models with
-more than :data:`MAX_TERMS` non-zero weights are therefore not compiled and run
-on the numpy engine (bitonic n=1024 has ~900k); see :func:`use_numba`.
+more than :data:`MAX_TERMS` non-zero weights get no straight-line kernel.
+
+The generic kernel (:mod:`sortnet.nn.generic`, arrays from :mod:`sortnet.nn.program`)
+runs any model sparse without a compilation of its own: it is compiled once per
+dtype and shared, so it is the default until a model's straight-line kernel is
+ready (:func:`kernel_for`), and the only numba kernel past :data:`MAX_TERMS`
+(no cliff to a dense path); see :func:`use_numba`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import threading
 import weakref
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -34,6 +42,7 @@ from sortnet import _jit
 from sortnet._jit import Kernel, KernelCache, compile_cached, import_generated, numba_available
 from sortnet.errors import SortnetError
 from sortnet.nn.codegen import CODEGEN_VERSION, csr, kernel_source
+from sortnet.nn.program import program, supported
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
@@ -152,19 +161,57 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     digest = fingerprint(model, dtype)
     with _lock:
         kernel = CACHE.lookup((digest, dtype.str))
-        if kernel is None:
-            source, stem = kernel_source(model, dtype), f"sortnet_model_{digest}"
-            # Compile now (or load from disk) for C-contiguous arrays, the case we call;
-            # a damaged disk cache entry is discarded and rebuilt (with a warning).
-            kernel = compile_cached(
-                stem,
-                lambda fresh: import_generated(source, stem).kernel,  # always a fresh import
-                np.zeros((1, model.n), dtype),
-                np.zeros((1, model.n_outputs), dtype),
-            )
-            CACHE.store((digest, dtype.str), kernel)
+    if kernel is None:
+        source, stem = kernel_source(model, dtype), f"sortnet_model_{digest}"
+        # Compile now (or load from disk) for C-contiguous arrays, the case we call;
+        # a damaged disk cache entry is discarded and rebuilt (with a warning). Outside
+        # the lock: a compile in the background must not hold up other kernels.
+        kernel = compile_cached(
+            stem,
+            lambda fresh: import_generated(source, stem).kernel,  # always a fresh import
+            np.zeros((1, model.n), dtype),
+            np.zeros((1, model.n_outputs), dtype),
+        )
+        with _lock:
+            kernel = CACHE.lookup((digest, dtype.str)) or kernel  # another thread's, if first
+            if (digest, dtype.str) not in CACHE:
+                CACHE.store((digest, dtype.str), kernel)
+    with _lock:
         _by_model.setdefault(model, {})[dtype] = kernel
     return kernel
+
+
+_pending: set[tuple[str, str]] = set()
+
+
+def compile_in_background(model: CompiledModel, dtype: Any) -> None:
+    """Compile ``model``'s straight-line kernel on a daemon thread (once; errors dropped).
+
+    Until it is ready the generic kernel runs the model; :func:`kernel_for` picks the
+    straight-line kernel up as soon as it is compiled.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> compile_in_background(compilers.compile(sortnet.network("bitonic", 2), "relu"), "f8")
+    """
+    dtype = np.dtype(dtype)
+    key = (fingerprint(model, dtype), dtype.str)
+    with _lock:
+        if key in _pending or key in CACHE:
+            return
+        _pending.add(key)
+
+    def work() -> None:
+        try:
+            get_kernel(model, dtype)
+        except Exception:  # noqa: BLE001 - the generic kernel keeps running the model
+            pass
+        finally:
+            with _lock:
+                _pending.discard(key)
+
+    threading.Thread(target=work, name="sortnet-compile", daemon=True).start()
 
 
 def is_compiled(model: CompiledModel, dtype: Any) -> bool:
@@ -186,12 +233,138 @@ def is_compiled(model: CompiledModel, dtype: Any) -> bool:
     return _jit.on_disk(f"sortnet_model_{digest}")
 
 
+_generic_modules: dict[str, Any] = {}
+#: The generic kernel's file; its text is copied into the cache directory and imported.
+GENERIC_SOURCE = Path(__file__).with_name("generic.py")
+
+
+def _generic_stem() -> str:
+    return "sortnet_model_generic_" + hashlib.sha256(GENERIC_SOURCE.read_bytes()).hexdigest()[:16]
+
+
+def _generic_marker(dtype: np.dtype) -> Path:
+    return _jit.cache_dir() / f"{_generic_stem()}.{dtype.name}.ready"
+
+
+def generic_function(dtype: Any) -> Any:
+    """The generic model kernel (:mod:`sortnet.nn.generic`) compiled for ``dtype``.
+
+    Compiled once per dtype and machine (about a second), shared by every model.
+
+    Examples
+    --------
+    >>> callable(generic_function(np.float64))
+    True
+    """
+    dtype = np.dtype(dtype)
+    where = str(_jit.cache_dir())
+    key = ("generic", dtype.str, where)
+    with _lock:
+        found = CACHE.lookup(key)
+        if found is not None:
+            return found
+
+        def load(fresh: bool) -> Any:
+            module = None if fresh else _generic_modules.get(where)
+            if module is None:
+                module = import_generated(GENERIC_SOURCE.read_text(), _generic_stem())
+                _generic_modules[where] = module
+            return module.run_model
+
+        tiny = program_of_identity(dtype)
+        found = compile_cached(
+            _generic_stem(), load, np.zeros((1, 1), dtype), np.zeros((1, 1), dtype), *tiny
+        )
+        CACHE.store(key, found)
+        with contextlib.suppress(OSError):  # a read-only cache costs the marker only
+            _generic_marker(dtype).touch()
+    return found
+
+
+def program_of_identity(dtype: np.dtype) -> tuple[Any, ...]:
+    """Generic-kernel arguments of a one-input identity model (the warm-up call)."""
+    units = np.array([[1, 0, 1, 0]], dtype=np.intp)
+    return (
+        2,
+        units,
+        np.zeros(1, np.bool_),
+        np.zeros(1, dtype),
+        np.zeros(1, np.intp),
+        np.ones(1, dtype),
+        np.ones(1, np.intp),
+    )
+
+
+def generic_ready(dtype: Any) -> bool:
+    """Whether the generic model kernel for ``dtype`` is compiled (here or on disk).
+
+    Examples
+    --------
+    >>> _ = generic_function(np.float64); generic_ready(np.float64)
+    True
+    """
+    dtype = np.dtype(dtype)
+    if ("generic", dtype.str, str(_jit.cache_dir())) in CACHE:
+        return True
+    return _generic_marker(dtype).exists()
+
+
+def generic_kernel(model: CompiledModel, dtype: Any) -> Kernel:
+    """``kernel(X, Y)`` running ``model`` on the generic kernel (no compile per model).
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
+    >>> generic_kernel(model, X.dtype)(X, Y); Y
+    array([[-1.,  0.,  2.,  3.]])
+    """
+    function = generic_function(dtype)
+    arguments = program(model, dtype).arguments()
+
+    def kernel(X: np.ndarray, Y: np.ndarray) -> None:
+        function(X, Y, *arguments)
+
+    return kernel
+
+
+def kernel_for(
+    model: CompiledModel, dtype: Any, engine: str | None = None, *, background: bool = False
+) -> Kernel:
+    """The kernel the numba engine runs ``model`` with (see :func:`use_numba`).
+
+    The model's straight-line kernel when it is compiled already (here or on disk),
+    or when ``engine="numba"`` asks for it and the model has at most
+    :data:`MAX_TERMS` non-zero weights; else the generic kernel, and with
+    ``background`` the straight-line kernel starts compiling on a daemon thread
+    (:func:`compile_in_background`) for later calls.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
+    >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
+    >>> kernel_for(model, X.dtype)(X, Y); Y
+    array([[-1.,  0.,  2.,  3.]])
+    """
+    chosen = choose_engine(engine)
+    straight = compilable(model) and (chosen == "numba" or is_compiled(model, dtype))
+    if straight or not supported(model):
+        return get_kernel(model, dtype)
+    if background and compilable(model):
+        compile_in_background(model, dtype)
+    return generic_kernel(model, dtype)
+
+
 def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bool:
     """Whether ``batch`` (already checked, C-contiguous) runs on the numba engine.
 
-    ``"numba"`` always (refusing models above :data:`MAX_TERMS`), ``"numpy"``
-    never; ``"auto"`` when the model is compilable and either its kernel is
-    already compiled (here or on disk) or the batch has at least
+    ``"numba"`` always (a model above :data:`MAX_TERMS` non-zero weights, or with
+    an activation the generic kernel lacks, on the generic kernel; refused if it
+    has neither), ``"numpy"`` never; ``"auto"`` when a kernel for the model is
+    ready (its straight-line kernel, or the generic kernel of the dtype, compiled
+    here or on disk) or the batch has at least
     :data:`sortnet._jit.AUTO_MIN_ELEMENTS` values, so small one-off runs skip the compile.
 
     Examples
@@ -206,13 +379,17 @@ def use_numba(model: CompiledModel, batch: np.ndarray, engine: str | None) -> bo
         return False
     if chosen == "numba":
         return True
-    if not compilable(model):
+    if not compilable(model) and not supported(model):
         return False
     if batch.size >= _jit.AUTO_MIN_ELEMENTS:
         return True
     # numba compiles read-only arrays as another type, which a cached kernel does not
     # cover: a small read-only batch is not worth that compilation.
-    return batch.flags.writeable and is_compiled(model, batch.dtype)
+    if not batch.flags.writeable:
+        return False
+    if supported(model) and generic_ready(batch.dtype):
+        return True
+    return compilable(model) and is_compiled(model, batch.dtype)
 
 
 #: This runtime's cache counters and reset (the JIT layer has both for all runtimes).
