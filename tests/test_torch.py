@@ -194,3 +194,52 @@ def test_ranking_benchmark_smoke(tmp_path) -> None:
     assert report["accuracy"] and report["speed"]
     for row in report["accuracy"]:
         assert 0.0 <= row["exact_mean"] <= 1.0
+
+
+def _naive_permutation(X, net, beta, straight_through=False):
+    """The recurrence under plain autograd (every layer's state kept): the reference."""
+    n = X.shape[1]
+    P = torch.eye(n, dtype=X.dtype).expand(X.shape[0], n, n)
+    values = X
+    for layer in net.layers():
+        first = torch.tensor([i for i, _ in layer])
+        second = torch.tensor([j for _, j in layer])
+        a, b = values[:, first], values[:, second]
+        p = torch.sigmoid(beta * (a - b))
+        shift = torch.nn.functional.softplus(beta * (a - b)) / beta
+        if straight_through:
+            hard = (a > b).to(X.dtype)
+            p = hard + (p - p.detach())
+            shift = (hard * (a - b)).detach() + (shift - shift.detach())
+        low, high = P[:, first], P[:, second]
+        moved = p[:, :, None] * (high - low)
+        P = P.index_copy(1, first, low + moved).index_copy(1, second, high - moved)
+        values = values.index_copy(1, first, a - shift).index_copy(1, second, b + shift)
+    order = torch.tensor([net.outputs[p] for p in range(n)])
+    return P[:, order], values[:, order]
+
+
+@pytest.mark.parametrize("checkpoint", [None, 1, 2, 100])
+@pytest.mark.parametrize("straight_through", [False, True])
+def test_checkpointed_backward_equals_plain_autograd(checkpoint, straight_through) -> None:
+    net = sortnet.network("bitonic", 8)
+    X = RNG.standard_normal((4, 8))
+    G = torch.tensor(RNG.standard_normal((4, 8, 8)))
+    grads = []
+    for fn in (
+        lambda x: soft_permutation_torch(
+            x, net, 1.5, checkpoint=checkpoint, straight_through=straight_through
+        ),
+        lambda x: _naive_permutation(x, net, 1.5, straight_through),
+    ):
+        x = torch.tensor(X, requires_grad=True)
+        P, values = fn(x)
+        ((P * G).sum() + values.square().sum()).backward()
+        grads.append((P.detach().numpy(), x.grad.numpy()))
+    np.testing.assert_allclose(grads[0][0], grads[1][0], atol=1e-12)
+    np.testing.assert_allclose(grads[0][1], grads[1][1], atol=1e-10)
+    x = torch.tensor(X[:2, :5], requires_grad=True)
+    net5 = sortnet.network("best", 5)
+    assert torch.autograd.gradcheck(
+        lambda v: soft_permutation_torch(v, net5, 2.0, checkpoint=checkpoint)[0], (x,)
+    )

@@ -28,6 +28,7 @@ torch is imported on first use only; ``import sortnet`` never loads it.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -313,6 +314,7 @@ def soft_permutation_torch(
     *,
     straight_through: bool = False,
     schedule: list[tuple[Any, Any]] | None = None,
+    checkpoint: int | None = None,
 ) -> tuple[Any, Any]:
     """Soft permutation matrices and relaxed sorted values of ``X`` (torch, autograd).
 
@@ -320,7 +322,9 @@ def soft_permutation_torch(
     ``(i, j)`` with ``p = sigmoid(beta (a - b))`` replaces rows ``i, j`` of ``P`` by
     ``(1 - p) P_i + p P_j`` and ``p P_i + (1 - p) P_j`` and the values by
     ``a - s``, ``b + s`` (``s = softplus(beta (a - b)) / beta``); all comparators of a
-    schedule layer update at once (gather, then ``index_copy``).
+    schedule layer update at once (gather, then scatter). The ``n x n`` matrices run in
+    place under a checkpointing autograd function, so memory stays a few copies of
+    ``P`` (``O(sqrt(depth))``), not one per layer.
 
     Parameters
     ----------
@@ -336,6 +340,10 @@ def soft_permutation_torch(
     schedule : list, optional
         The network's layers as index tensors (from :class:`SoftSort`), to skip
         rebuilding them on every call.
+    checkpoint : int, optional
+        Keep the ``n x n`` state every ``checkpoint`` layers for the backward pass
+        (default ``ceil(sqrt(depth))``; ``1`` keeps all, ``depth`` keeps only the
+        identity and replays each layer's prefix): see :func:`_permutation_function`.
 
     Returns
     -------
@@ -356,27 +364,93 @@ def soft_permutation_torch(
     torch = _torch()
     beta = check_steepness(steepness)
     layers = _check_network(net) if schedule is None else schedule
-    batch, n = X.shape
-    eye = torch.eye(n, dtype=X.dtype, device=X.device)
-    P = eye.expand(batch, n, n)
     values = X
+    mixes = []
     for first, second in layers:
-        first = first.to(X.device)
-        second = second.to(X.device)
+        first, second = first.to(X.device), second.to(X.device)
         a, b = values[:, first], values[:, second]
         z = beta * (a - b)
         p = torch.sigmoid(z)
-        low, high = P[:, first, :], P[:, second, :]
         shift = _softplus(torch, z) / beta
         if straight_through:
             hard = (a > b).to(X.dtype)
             p = hard + (p - p.detach())
             shift = (hard * (a - b)).detach() + (shift - shift.detach())
-        moved = p[:, :, None] * (high - low)
-        P = P.index_copy(1, first, low + moved).index_copy(1, second, high - moved)
+        mixes.append(p)
         values = values.index_copy(1, first, a - shift).index_copy(1, second, b + shift)
-    order = torch.tensor([net.outputs[p] for p in range(n)], dtype=torch.long, device=X.device)
+    P = _permutation_function(torch).apply(layers, checkpoint, X.shape[1], *mixes)
+    order = torch.tensor([net.outputs[p] for p in range(X.shape[1])], device=X.device)
     return P[:, order, :], values[:, order]
+
+
+def _mix(Q: Any, first: Any, second: Any, p: Any) -> Any:
+    """Rows ``first`` and ``second`` of ``Q`` mixed by ``p``, in place (one schedule layer).
+
+    ``Q_i += p (Q_j - Q_i)``, ``Q_j -= p (Q_j - Q_i)``: the comparator matrix
+    ``[[1 - p, p], [p, 1 - p]]``, which is symmetric, so the same call carries an
+    upstream gradient back through the layer.
+    """
+    low, high = Q[:, first, :], Q[:, second, :]  # gathers: copies
+    moved = p[:, :, None] * (high - low)
+    Q[:, first, :] = low + moved
+    Q[:, second, :] = high - moved
+    return Q
+
+
+def _permutation_function(torch: Any) -> Any:
+    """The autograd function ``(p_1, ..., p_D) -> P = M_D ... M_1`` with checkpointing.
+
+    Autograd through the plain recurrence would keep every layer's ``n x n`` state
+    (``D`` copies of ``P``). Here the forward pass runs in place and keeps one state
+    every ``s`` layers (``s = ceil(sqrt(D))`` by default); the backward pass replays
+    each segment from its checkpoint and carries ``G = dL/dQ`` back through the
+    (symmetric) comparator matrices, with ``dL/dp = <G_i - G_j, Q_j - Q_i>`` per
+    comparator at the state ``Q`` before its layer. Memory: about ``D/s + s + 2``
+    copies of ``P`` instead of ``D``; time: one extra forward pass.
+    """
+
+    class _Permutation(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, layers: Any, checkpoint: Any, n: int, *mixes: Any) -> Any:
+            batch = mixes[0].shape[0] if mixes else 1
+            ref = mixes[0] if mixes else torch.zeros(1)
+            depth = len(mixes)
+            step = int(checkpoint) if checkpoint else max(1, math.isqrt(max(depth - 1, 0)) + 1)
+            Q = torch.eye(n, dtype=ref.dtype, device=ref.device).repeat(batch, 1, 1)
+            saved = []
+            for index, ((first, second), p) in enumerate(zip(layers, mixes, strict=True)):
+                if index % step == 0:
+                    saved.append(Q.clone())
+                _mix(Q, first.to(ref.device), second.to(ref.device), p)
+            ctx.layers, ctx.step, ctx.checkpoints = layers, step, saved
+            ctx.save_for_backward(*mixes)
+            return Q
+
+        @staticmethod
+        def backward(ctx: Any, G: Any) -> Any:
+            mixes = ctx.saved_tensors
+            layers, step = ctx.layers, ctx.step
+            G = G.clone()
+            grads: list[Any] = [None] * len(mixes)
+            for segment in reversed(range(len(ctx.checkpoints))):
+                start = segment * step
+                stop = min(start + step, len(mixes))
+                Q = ctx.checkpoints[segment].clone()  # the replay runs in place
+                states = []
+                for index in range(start, stop):  # replay the segment, keeping each state
+                    states.append(Q.clone() if index + 1 < stop else Q)
+                    if index + 1 < stop:
+                        first, second = layers[index]
+                        _mix(Q, first.to(G.device), second.to(G.device), mixes[index])
+                for index in reversed(range(start, stop)):
+                    first, second = (t.to(G.device) for t in layers[index])
+                    Q = states[index - start]
+                    dG = G[:, first, :] - G[:, second, :]
+                    grads[index] = (dG * (Q[:, second, :] - Q[:, first, :])).sum(dim=2)
+                    _mix(G, first, second, mixes[index])
+            return (None, None, None, *grads)
+
+    return _Permutation
 
 
 class SoftSort:
