@@ -219,7 +219,7 @@ def _naive_permutation(X, net, beta, straight_through=False):
     return P[:, order], values[:, order]
 
 
-@pytest.mark.parametrize("checkpoint", [None, 1, 2, 100])
+@pytest.mark.parametrize("checkpoint", [None, 1, 2, 100, "recompute"])
 @pytest.mark.parametrize("straight_through", [False, True])
 def test_checkpointed_backward_equals_plain_autograd(checkpoint, straight_through) -> None:
     net = sortnet.network("bitonic", 8)

@@ -314,7 +314,7 @@ def soft_permutation_torch(
     *,
     straight_through: bool = False,
     schedule: list[tuple[Any, Any]] | None = None,
-    checkpoint: int | None = None,
+    checkpoint: int | str | None = None,
 ) -> tuple[Any, Any]:
     """Soft permutation matrices and relaxed sorted values of ``X`` (torch, autograd).
 
@@ -340,10 +340,12 @@ def soft_permutation_torch(
     schedule : list, optional
         The network's layers as index tensors (from :class:`SoftSort`), to skip
         rebuilding them on every call.
-    checkpoint : int, optional
+    checkpoint : int or "recompute", optional
         Keep the ``n x n`` state every ``checkpoint`` layers for the backward pass
-        (default ``ceil(sqrt(depth))``; ``1`` keeps all, ``depth`` keeps only the
-        identity and replays each layer's prefix): see :func:`_permutation_function`.
+        (default ``ceil(sqrt(depth))``: about ``2 sqrt(depth)`` copies of ``P`` and one
+        extra forward pass); ``"recompute"`` keeps none and replays each layer's prefix
+        from the identity (a few copies of ``P``, ``depth / 2`` forward passes): see
+        :func:`_permutation_function`.
 
     Returns
     -------
@@ -379,22 +381,39 @@ def soft_permutation_torch(
         mixes.append(p)
         values = values.index_copy(1, first, a - shift).index_copy(1, second, b + shift)
     P = _permutation_function(torch).apply(layers, checkpoint, X.shape[1], *mixes)
-    order = torch.tensor([net.outputs[p] for p in range(X.shape[1])], device=X.device)
+    outputs = [net.outputs[p] for p in range(X.shape[1])]
+    if outputs == list(range(X.shape[1])):
+        return P, values
+    order = torch.tensor(outputs, device=X.device)
     return P[:, order, :], values[:, order]
 
 
-def _mix(Q: Any, first: Any, second: Any, p: Any) -> Any:
+class _Work:
+    """Scratch buffers reused by every layer (fresh multi-MB tensors cost page faults)."""
+
+    def __init__(self, torch: Any, like: Any, size: int, count: int) -> None:
+        self.torch = torch
+        self.flat = [like.new_empty(size) for _ in range(count)]
+
+    def views(self, shape: tuple[int, int, int]) -> list[Any]:
+        size = shape[0] * shape[1] * shape[2]
+        return [flat[:size].view(shape) for flat in self.flat]
+
+
+def _mix(torch: Any, Q: Any, first: Any, second: Any, p: Any, work: _Work) -> None:
     """Rows ``first`` and ``second`` of ``Q`` mixed by ``p``, in place (one schedule layer).
 
     ``Q_i += p (Q_j - Q_i)``, ``Q_j -= p (Q_j - Q_i)``: the comparator matrix
     ``[[1 - p, p], [p, 1 - p]]``, which is symmetric, so the same call carries an
     upstream gradient back through the layer.
     """
-    low, high = Q[:, first, :], Q[:, second, :]  # gathers: copies
-    moved = p[:, :, None] * (high - low)
-    Q[:, first, :] = low + moved
-    Q[:, second, :] = high - moved
-    return Q
+    low, high, moved = work.views((Q.shape[0], first.numel(), Q.shape[2]))[:3]
+    torch.index_select(Q, 1, first, out=low)
+    torch.index_select(Q, 1, second, out=high)
+    torch.sub(high, low, out=moved)
+    moved.mul_(p[:, :, None])
+    Q.index_copy_(1, first, low.add_(moved))
+    Q.index_copy_(1, second, high.sub_(moved))
 
 
 def _permutation_function(torch: Any) -> Any:
@@ -405,24 +424,28 @@ def _permutation_function(torch: Any) -> Any:
     every ``s`` layers (``s = ceil(sqrt(D))`` by default); the backward pass replays
     each segment from its checkpoint and carries ``G = dL/dQ`` back through the
     (symmetric) comparator matrices, with ``dL/dp = <G_i - G_j, Q_j - Q_i>`` per
-    comparator at the state ``Q`` before its layer. Memory: about ``D/s + s + 2``
+    comparator at the state ``Q`` before its layer. Memory: about ``D/s + s + 3``
     copies of ``P`` instead of ``D``; time: one extra forward pass.
     """
 
     class _Permutation(torch.autograd.Function):
         @staticmethod
         def forward(ctx: Any, layers: Any, checkpoint: Any, n: int, *mixes: Any) -> Any:
-            batch = mixes[0].shape[0] if mixes else 1
-            ref = mixes[0] if mixes else torch.zeros(1)
-            depth = len(mixes)
-            step = int(checkpoint) if checkpoint else max(1, math.isqrt(max(depth - 1, 0)) + 1)
+            ref = mixes[0] if mixes else torch.zeros(1, 1)
+            batch, depth = ref.shape[0], len(mixes)
+            if checkpoint == "recompute":
+                step = None
+            else:
+                step = int(checkpoint) if checkpoint else math.isqrt(max(depth - 1, 0)) + 1
             Q = torch.eye(n, dtype=ref.dtype, device=ref.device).repeat(batch, 1, 1)
+            widest = max((first.numel() for first, _ in layers), default=0)
+            work = _Work(torch, ref, batch * widest * n, 3)
             saved = []
             for index, ((first, second), p) in enumerate(zip(layers, mixes, strict=True)):
-                if index % step == 0:
+                if step is not None and index % step == 0:
                     saved.append(Q.clone())
-                _mix(Q, first.to(ref.device), second.to(ref.device), p)
-            ctx.layers, ctx.step, ctx.checkpoints = layers, step, saved
+                _mix(torch, Q, first.to(ref.device), second.to(ref.device), p, work)
+            ctx.layers, ctx.step, ctx.checkpoints, ctx.widest = layers, step, saved, widest
             ctx.save_for_backward(*mixes)
             return Q
 
@@ -431,23 +454,48 @@ def _permutation_function(torch: Any) -> Any:
             mixes = ctx.saved_tensors
             layers, step = ctx.layers, ctx.step
             G = G.clone()
+            batch, n = G.shape[0], G.shape[2]
+            work = _Work(torch, G, batch * ctx.widest * n, 4)
             grads: list[Any] = [None] * len(mixes)
+
+            def run(state: Any, start: int, stop: int) -> None:
+                for index in range(start, stop):
+                    first, second = (t.to(G.device) for t in layers[index])
+                    _mix(torch, state, first, second, mixes[index], work)
+
+            def back(index: int, Q: Any) -> None:  # Q: the state before layer ``index``
+                first, second = (t.to(G.device) for t in layers[index])
+                p = mixes[index][:, :, None]
+                g_low, g_high, q_low, q_high = work.views((batch, first.numel(), n))
+                torch.index_select(G, 1, first, out=g_low)
+                torch.index_select(G, 1, second, out=g_high)
+                torch.index_select(Q, 1, first, out=q_low)
+                torch.index_select(Q, 1, second, out=q_high)
+                g_low.sub_(g_high)  # G_i - G_j
+                q_high.sub_(q_low)  # Q_j - Q_i
+                grads[index] = (q_high.mul_(g_low)).sum(dim=2)
+                torch.mul(g_low, p, out=q_low)  # p (G_i - G_j)
+                G.index_copy_(1, first, g_low.sub_(q_low).add_(g_high))  # G_j + (1-p)(..)
+                G.index_copy_(1, second, g_high.add_(q_low))  # G_j + p (G_i - G_j)
+
+            if step is None:  # low memory: replay each layer's prefix from the identity
+                state = torch.eye(n, dtype=G.dtype, device=G.device).repeat(batch, 1, 1)
+                eye = state.clone() if len(mixes) > 1 else state
+                for index in reversed(range(len(mixes))):
+                    state.copy_(eye)
+                    run(state, 0, index)
+                    back(index, state)
+                return (None, None, None, *grads)
+            states = G.new_empty((min(step, len(mixes)), *G.shape))
             for segment in reversed(range(len(ctx.checkpoints))):
                 start = segment * step
                 stop = min(start + step, len(mixes))
-                Q = ctx.checkpoints[segment].clone()  # the replay runs in place
-                states = []
-                for index in range(start, stop):  # replay the segment, keeping each state
-                    states.append(Q.clone() if index + 1 < stop else Q)
-                    if index + 1 < stop:
-                        first, second = layers[index]
-                        _mix(Q, first.to(G.device), second.to(G.device), mixes[index])
+                states[0].copy_(ctx.checkpoints[segment])
+                for index in range(start, stop - 1):  # replay: states[k] is before layer start+k
+                    states[index - start + 1].copy_(states[index - start])
+                    run(states[index - start + 1], index, index + 1)
                 for index in reversed(range(start, stop)):
-                    first, second = (t.to(G.device) for t in layers[index])
-                    Q = states[index - start]
-                    dG = G[:, first, :] - G[:, second, :]
-                    grads[index] = (dG * (Q[:, second, :] - Q[:, first, :])).sum(dim=2)
-                    _mix(G, first, second, mixes[index])
+                    back(index, states[index - start])
             return (None, None, None, *grads)
 
     return _Permutation
@@ -469,8 +517,16 @@ class SoftSort:
     ([1, 2, 0], [[0.0, 1.0, 2.0]])
     """
 
-    def __init__(self, net: Network, steepness: float, *, straight_through: bool = False) -> None:
+    def __init__(
+        self,
+        net: Network,
+        steepness: float,
+        *,
+        straight_through: bool = False,
+        checkpoint: int | str | None = None,
+    ) -> None:
         self.net = net
+        self.checkpoint = checkpoint
         self.steepness = check_steepness(steepness)
         self.straight_through = straight_through
         self.schedule = _check_network(net)
@@ -482,6 +538,7 @@ class SoftSort:
             self.steepness,
             straight_through=self.straight_through,
             schedule=self.schedule,
+            checkpoint=self.checkpoint,
         )
 
     def __repr__(self) -> str:
