@@ -19,7 +19,8 @@ from sortnet.nn.soft import soft_permutation
 
 torch = pytest.importorskip("torch")
 
-from sortnet.nn.torch_module import SoftSort, soft_permutation_torch, to_torch  # noqa: E402
+from sortnet.nn.torch_module import to_torch  # noqa: E402
+from sortnet.nn.torch_soft import SoftSort, soft_permutation_torch  # noqa: E402
 
 RNG = np.random.default_rng(2026)
 

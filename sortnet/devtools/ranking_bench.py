@@ -105,6 +105,15 @@ def make_sets(
     """``sets`` sets of ``n`` distinct ``DIGITS``-digit numbers: images and values.
 
     Returns images ``(sets, n, 8, 8 * DIGITS)`` and values ``(sets, n)``.
+
+    Examples
+    --------
+    >>> pool = (np.arange(10)[:, None, None] * np.ones((10, 8, 8)), np.arange(10))
+    >>> images, values = make_sets(pool, 2, 5, np.random.default_rng(0))
+    >>> images.shape, values.shape, len(set(values[0]))
+    ((2, 5, 8, 16), (2, 5), 5)
+    >>> bool((images[..., 0, 0] == values // 10).all() and (images[..., 0, 8] == values % 10).all())
+    True
     """
     images, labels = pool
     by_digit = [np.flatnonzero(labels == d) for d in range(10)]
@@ -150,7 +159,7 @@ def sorting_layer(
         sorter = DiffSortNet(kind, n, steepness=DIFFSORT_STEEPNESS[kind])
         return lambda scores: sorter(scores)[1].transpose(-2, -1)  # its P is (input, position)
     from sortnet.generators import network as build
-    from sortnet.nn.torch_module import SoftSort
+    from sortnet.nn.torch_soft import SoftSort
 
     assert steepness is not None
     net = build(network, n)
