@@ -222,7 +222,14 @@ def _naive_permutation(X, net, beta, straight_through=False):
 
 @pytest.mark.parametrize("checkpoint", [None, 1, 2, 100, "recompute"])
 @pytest.mark.parametrize("straight_through", [False, True])
-def test_checkpointed_backward_equals_plain_autograd(checkpoint, straight_through) -> None:
+@pytest.mark.parametrize("chunk", [None, 16])
+def test_checkpointed_backward_equals_plain_autograd(
+    checkpoint, straight_through, chunk, monkeypatch
+) -> None:
+    if chunk:  # 16 values per scratch buffer: one comparator per chunk (batch 4, n 8 -> 1)
+        import sortnet.nn.torch_soft as torch_soft
+
+        monkeypatch.setattr(torch_soft, "CHUNK_VALUES", chunk)
     net = sortnet.network("bitonic", 8)
     X = RNG.standard_normal((4, 8))
     G = torch.tensor(RNG.standard_normal((4, 8, 8)))

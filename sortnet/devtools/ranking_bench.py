@@ -21,8 +21,9 @@ offline and smaller:
   gradients).
 * **methods**: sortnet smooth (the best-known network for ``n``, logistic ``p``;
   steepness chosen on validation from :data:`STEEPNESS_GRID` with seed 0), sortnet
-  straight-through (same network, exact forward, soft backward; steepness chosen the
-  same way), diffsort ``DiffSortNet`` with ``odd_even`` and ``bitonic`` (its default
+  straight-through (same network; forward the exact 0/1 permutation matrix, backward
+  the smooth relaxation's Jacobian; steepness chosen the same way), diffsort
+  ``DiffSortNet`` with ``odd_even`` and ``bitonic`` (its default
   Cauchy relaxation, steepness from its README: 10 for ``odd_even``, 20 for
   ``bitonic``). Same network, optimizer (Adam), learning rate, steps, batch and seeds.
 * **metrics** (test set): exact match (the whole ranking right) and element-wise
@@ -163,8 +164,17 @@ def sorting_layer(
 
     assert steepness is not None
     net = build(network, n)
-    soft = SoftSort(net, steepness, straight_through=method == "sortnet-st", checkpoint=checkpoint)
-    return lambda scores: soft(scores)[0]
+    soft = SoftSort(net, steepness, checkpoint=checkpoint)
+    if method != "sortnet-st":
+        return lambda scores: soft(scores)[0]
+    hard = SoftSort(net, steepness, straight_through=True)
+
+    def straight_through(scores: Any) -> Any:
+        # the exact permutation matrix forward, the smooth relaxation's Jacobian backward
+        P = soft(scores)[0]
+        return hard(scores.detach())[0] + (P - P.detach())
+
+    return straight_through
 
 
 def _true_permutation(torch: Any, values: Any) -> Any:
@@ -226,7 +236,7 @@ def accuracy_table(settings: dict[str, Any], log: Any = print) -> list[dict[str,
     pools = digit_pools()
     rows = []
     for n in settings["ns"]:
-        for method in METHODS:
+        for method in settings.get("methods", METHODS):
             runs = []
             chosen = None
             if method.startswith("sortnet"):
@@ -435,6 +445,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--steps", type=int, help="override the training steps")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, help="only these methods")
     parser.add_argument("--layer", nargs=4, help=argparse.SUPPRESS)  # METHOD N BATCH MEASURE
     args = parser.parse_args(argv)
     if args.layer:
@@ -448,6 +459,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     settings = dict(SMOKE if args.smoke else FULL)
     if args.steps:
         settings["steps"] = args.steps
+    if args.methods:
+        settings["methods"] = tuple(args.methods)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()

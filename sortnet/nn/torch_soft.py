@@ -120,12 +120,27 @@ def soft_permutation_torch(
     return P[:, order, :], values[:, order]
 
 
-class _Work:
-    """Scratch buffers reused by every layer (fresh multi-MB tensors cost page faults)."""
+#: Comparators per chunk are chosen so one scratch buffer holds about this many values.
+CHUNK_VALUES = 1 << 18
 
-    def __init__(self, torch: Any, like: Any, size: int, count: int) -> None:
-        self.torch = torch
-        self.flat = [like.new_empty(size) for _ in range(count)]
+
+def _chunks(first: Any, second: Any, p: Any, rows: int) -> Any:
+    """``(first, second, p)`` in slices of at most ``rows`` comparators."""
+    for start in range(0, first.numel(), rows):
+        stop = start + rows
+        yield first[start:stop], second[start:stop], p[:, start:stop]
+
+
+class _Work:
+    """Scratch buffers reused by every chunk (fresh multi-MB tensors cost page faults).
+
+    A layer's comparators run in chunks of ``rows`` so the buffers stay small
+    (:data:`CHUNK_VALUES` values each) whatever ``n`` and the batch.
+    """
+
+    def __init__(self, torch: Any, like: Any, batch: int, n: int, widest: int, count: int):
+        self.rows = max(1, min(widest, CHUNK_VALUES // max(1, batch * n)))
+        self.flat = [like.new_empty(batch * self.rows * n) for _ in range(count)]
 
     def views(self, shape: tuple[int, int, int]) -> list[Any]:
         size = shape[0] * shape[1] * shape[2]
@@ -139,13 +154,14 @@ def _mix(torch: Any, Q: Any, first: Any, second: Any, p: Any, work: _Work) -> No
     ``[[1 - p, p], [p, 1 - p]]``, which is symmetric, so the same call carries an
     upstream gradient back through the layer.
     """
-    low, high, moved = work.views((Q.shape[0], first.numel(), Q.shape[2]))[:3]
-    torch.index_select(Q, 1, first, out=low)
-    torch.index_select(Q, 1, second, out=high)
-    torch.sub(high, low, out=moved)
-    moved.mul_(p[:, :, None])
-    Q.index_copy_(1, first, low.add_(moved))
-    Q.index_copy_(1, second, high.sub_(moved))
+    for i, j, q in _chunks(first, second, p, work.rows):
+        low, high, moved = work.views((Q.shape[0], i.numel(), Q.shape[2]))[:3]
+        torch.index_select(Q, 1, i, out=low)
+        torch.index_select(Q, 1, j, out=high)
+        torch.sub(high, low, out=moved)
+        moved.mul_(q[:, :, None])
+        Q.index_copy_(1, i, low.add_(moved))
+        Q.index_copy_(1, j, high.sub_(moved))
 
 
 def _permutation_function(torch: Any) -> Any:
@@ -171,7 +187,7 @@ def _permutation_function(torch: Any) -> Any:
                 step = int(checkpoint) if checkpoint else math.isqrt(max(depth - 1, 0)) + 1
             Q = torch.eye(n, dtype=ref.dtype, device=ref.device).repeat(batch, 1, 1)
             widest = max((first.numel() for first, _ in layers), default=0)
-            work = _Work(torch, ref, batch * widest * n, 3)
+            work = _Work(torch, ref, batch, n, widest, 3)
             saved = []
             for index, ((first, second), p) in enumerate(zip(layers, mixes, strict=True)):
                 if step is not None and index % step == 0:
@@ -187,7 +203,7 @@ def _permutation_function(torch: Any) -> Any:
             layers, step = ctx.layers, ctx.step
             G = G.clone()
             batch, n = G.shape[0], G.shape[2]
-            work = _Work(torch, G, batch * ctx.widest * n, 4)
+            work = _Work(torch, G, batch, n, ctx.widest, 4)
             grads: list[Any] = [None] * len(mixes)
 
             def run(state: Any, start: int, stop: int) -> None:
@@ -197,24 +213,25 @@ def _permutation_function(torch: Any) -> Any:
 
             def back(index: int, Q: Any) -> None:  # Q: the state before layer ``index``
                 first, second = (t.to(G.device) for t in layers[index])
-                p = mixes[index][:, :, None]
-                g_low, g_high, q_low, q_high = work.views((batch, first.numel(), n))
-                torch.index_select(G, 1, first, out=g_low)
-                torch.index_select(G, 1, second, out=g_high)
-                torch.index_select(Q, 1, first, out=q_low)
-                torch.index_select(Q, 1, second, out=q_high)
-                g_low.sub_(g_high)  # G_i - G_j
-                q_high.sub_(q_low)  # Q_j - Q_i
-                grads[index] = (q_high.mul_(g_low)).sum(dim=2)
-                torch.mul(g_low, p, out=q_low)  # p (G_i - G_j)
-                G.index_copy_(1, first, g_low.sub_(q_low).add_(g_high))  # G_j + (1-p)(..)
-                G.index_copy_(1, second, g_high.add_(q_low))  # G_j + p (G_i - G_j)
+                parts = []
+                for i, j, q in _chunks(first, second, mixes[index], work.rows):
+                    g_low, g_high, q_low, q_high = work.views((batch, i.numel(), n))
+                    torch.index_select(G, 1, i, out=g_low)
+                    torch.index_select(G, 1, j, out=g_high)
+                    torch.index_select(Q, 1, i, out=q_low)
+                    torch.index_select(Q, 1, j, out=q_high)
+                    g_low.sub_(g_high)  # G_i - G_j
+                    q_high.sub_(q_low)  # Q_j - Q_i
+                    parts.append(q_high.mul_(g_low).sum(dim=2))
+                    torch.mul(g_low, q[:, :, None], out=q_low)  # p (G_i - G_j)
+                    G.index_copy_(1, i, g_low.sub_(q_low).add_(g_high))  # G_j + (1-p)(..)
+                    G.index_copy_(1, j, g_high.add_(q_low))  # G_j + p (G_i - G_j)
+                grads[index] = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
             if step is None:  # low memory: replay each layer's prefix from the identity
-                state = torch.eye(n, dtype=G.dtype, device=G.device).repeat(batch, 1, 1)
-                eye = state.clone() if len(mixes) > 1 else state
+                state = G.new_empty(G.shape)
                 for index in reversed(range(len(mixes))):
-                    state.copy_(eye)
+                    state.zero_().diagonal(dim1=1, dim2=2).fill_(1)
                     run(state, 0, index)
                     back(index, state)
                 return (None, None, None, *grads)
