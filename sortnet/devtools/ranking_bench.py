@@ -289,66 +289,88 @@ def _status(key: str) -> int:
     return int(match.group(1)) * 1024 if match else 0
 
 
-def layer_cost(method: str, n: int, batch: int, measure: str) -> dict[str, Any]:
-    """Time (``measure="time"``) or peak memory (``"memory"``) of a sorting layer's step.
-
-    One step is a forward and a backward pass of the sorting layer alone, upstream
-    gradient a fixed random ``(batch, n, n)`` tensor made beforehand (``P.backward(G)``),
-    one torch thread. ``sortnet-lowmem-*`` is ``checkpoint="recompute"``. Call it in a
-    fresh process (:func:`layer_costs` does). Memory: one warm-up step at ``n = 4``
-    (loads lazy code), then the growth of the resident high-water mark (reset through
-    ``/proc/self/clear_refs``) during one step; the caller sets
-    ``MALLOC_MMAP_THRESHOLD_`` so glibc returns freed blocks and keeps no stale pages.
-    Time: the median of 3 steps after one warm-up step (one step without warm-up when
-    a step takes over 5 s).
-    """
+def _layer_case(method: str, n: int, batch: int, gen: Any) -> tuple[Any, Any, Any, str]:
+    """The sorting layer of ``method`` at ``n``, its input and upstream gradient."""
     import torch
 
-    torch.set_num_threads(1)
     network = "best" if n <= 64 else "bitonic"
     kind, checkpoint = method, None
     if method.endswith("-bitonic") and method.startswith("sortnet"):
         network, kind = "bitonic", method.replace("-bitonic", "")
     if kind == "sortnet-lowmem":
         kind, checkpoint = "sortnet", "recompute"
+    if method.startswith("diffsort"):
+        network = method.split("-", 1)[1]
+    sort = sorting_layer(kind, n, 8.0, network=network, checkpoint=checkpoint)
+    x = torch.randn(batch, n, generator=gen, requires_grad=True)
+    return sort, x, torch.randn(batch, n, n, generator=gen), network
+
+
+def _step(sort: Any, x: Any, G: Any) -> float:
+    started = time.perf_counter()
+    sort(x).backward(G)
+    x.grad = None
+    return time.perf_counter() - started
+
+
+def layer_cost(methods: list[str], n: int, batch: int, measure: str) -> list[dict[str, Any]]:
+    """Time (``measure="time"``) or peak memory (``"memory"``) of sorting layers' steps.
+
+    One step is a forward and a backward pass of the sorting layer alone, upstream
+    gradient a fixed random ``(batch, n, n)`` tensor made beforehand (``P.backward(G)``),
+    one torch thread. ``sortnet-lowmem-*`` is ``checkpoint="recompute"``. Call it in a
+    fresh process (:func:`layer_costs` does). Memory (one method per process): one
+    warm-up step at ``n = 4`` (loads lazy code), then the growth of the resident
+    high-water mark (reset through ``/proc/self/clear_refs``) during one step; the
+    caller sets ``MALLOC_MMAP_THRESHOLD_`` so glibc returns freed blocks and keeps no
+    stale pages. Time: one warm-up step per method, then 3 rounds that run every
+    method once each, in turn (so all see the same machine load); the median per method.
+    """
+    import torch
+
+    torch.set_num_threads(1)
     gen = torch.Generator().manual_seed(0)
-
-    def setup(size: int, rows: int) -> tuple[Any, Any, Any]:
-        net = network if size == n else "bitonic"
-        sort = sorting_layer(kind, size, 8.0, network=net, checkpoint=checkpoint)
-        x = torch.randn(rows, size, generator=gen, requires_grad=True)
-        return sort, x, torch.randn(rows, size, size, generator=gen)
-
-    def step(sort: Any, x: Any, G: Any) -> float:
-        started = time.perf_counter()
-        sort(x).backward(G)
-        x.grad = None
-        return time.perf_counter() - started
-
-    row: dict[str, Any] = {"method": method, "n": n, "batch": batch}
-    row["network"] = method.split("-", 1)[1] if method.startswith("diffsort") else network
     if measure == "memory":
-        step(*setup(4, 1))
-        case = setup(n, batch)
+        (method,) = methods
+        sort, x, G, _ = _layer_case(method, 4, 1, gen)
+        _step(sort, x, G)
+        sort, x, G, network = _layer_case(method, n, batch, gen)
         Path("/proc/self/clear_refs").write_text("5")
         before = _status("VmRSS")
-        step(*case)
-        row["peak_bytes"] = _status("VmHWM") - before
-        return row
-    case = setup(n, batch)
-    first = step(*case)
-    times = [first] if first > 5 else [step(*case) for _ in range(3)]
-    row["step_s"] = float(np.median(times))
-    return row
+        _step(sort, x, G)
+        peak = _status("VmHWM") - before
+        return [{"method": method, "n": n, "batch": batch, "network": network, "peak_bytes": peak}]
+    cases = {method: _layer_case(method, n, batch, gen) for method in methods}
+    times: dict[str, list[float]] = {method: [] for method in methods}
+    for sort, x, G, _ in cases.values():
+        _step(sort, x, G)
+    for _ in range(3):
+        for method, (sort, x, G, _) in cases.items():
+            times[method].append(_step(sort, x, G))
+    return [
+        {"method": m, "n": n, "batch": batch, "network": cases[m][3], "step_s": np.median(t)}
+        for m, t in times.items()
+    ]
+
+
+def _run_layer(args: list[str], memory: bool, timeout: float) -> list[dict[str, Any]]:
+    command = [sys.executable, "-m", "sortnet.devtools.ranking_bench", "--layer", *args]
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if memory:
+        env["MALLOC_MMAP_THRESHOLD_"] = "131072"
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, env=env, check=True
+    )
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 def layer_costs(
     cases: tuple[tuple[int, int], ...] = LAYER_CASES,
     methods: tuple[str, ...] | None = None,
     log: Any = print,
-    timeout: float = 1800,
+    timeout: float = 3600,
 ) -> list[dict[str, Any]]:
-    """:func:`layer_cost` of every method at every case, each measure in a fresh subprocess."""
+    """:func:`layer_cost` at every case: one timing process, one memory process per method."""
     rows = []
     for n, batch in cases:
         names = methods or (
@@ -359,26 +381,17 @@ def layer_costs(
         )
         if methods is None and n <= 64:
             names += ("sortnet", "diffsort-odd_even")
-        for method in names:
-            row: dict[str, Any] = {}
-            for measure in ("time", "memory"):
-                command = [sys.executable, "-m", "sortnet.devtools.ranking_bench", "--layer"]
-                command += [method, str(n), str(batch), measure]
-                env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-                if measure == "memory":
-                    env["MALLOC_MMAP_THRESHOLD_"] = "131072"
-                try:
-                    done = subprocess.run(
-                        command,
-                        capture_output=True,
-                        text=True,
-                        timeout=timeout,
-                        env=env,
-                        check=True,
-                    )
-                    row.update(json.loads(done.stdout.strip().splitlines()[-1]))
-                except (subprocess.SubprocessError, ValueError, IndexError) as error:
-                    row.update(method=method, n=n, batch=batch, error=str(error)[-300:])
+        found: dict[str, dict[str, Any]] = {m: {"method": m, "n": n, "batch": batch} for m in names}
+        jobs = [([",".join(names), str(n), str(batch), "time"], False)]
+        jobs += [([m, str(n), str(batch), "memory"], True) for m in names]
+        for args, memory in jobs:
+            try:
+                for row in _run_layer(args, memory, timeout):
+                    found[row["method"]].update(row)
+            except (subprocess.SubprocessError, ValueError, IndexError) as error:
+                for m in args[0].split(","):
+                    found[m]["error"] = str(error)[-300:]
+        for row in found.values():
             log(json.dumps(row))
             rows.append(row)
     return rows
@@ -398,7 +411,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += ["", "| n | batch | method | network | ms per step | peak memory (MB) |"]
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for row in report["speed"]:
-        if "error" in row:
+        if "error" in row or "step_s" not in row or "peak_bytes" not in row:
             lines.append(f"| {row['n']} | {row['batch']} | {row['method']} | | failed | |")
             continue
         peak = f"{row['peak_bytes'] / 2**20:.1f}"
@@ -449,10 +462,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--layer", nargs=4, help=argparse.SUPPRESS)  # METHOD N BATCH MEASURE
     args = parser.parse_args(argv)
     if args.layer:
-        method, n, batch, measure = args.layer
-        row = layer_cost(method, int(n), int(batch), measure)
-        print(json.dumps(row))
-        return row
+        methods, n, batch, measure = args.layer
+        found = layer_cost(methods.split(","), int(n), int(batch), measure)
+        print(json.dumps(found))
+        return {"speed": found}
     import torch
 
     torch.set_num_threads(1)
