@@ -459,6 +459,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--steps", type=int, help="override the training steps")
     parser.add_argument("--methods", nargs="+", choices=METHODS, help="only these methods")
+    parser.add_argument("--ns", nargs="+", type=int, help="only these n")
     parser.add_argument("--layer", nargs=4, help=argparse.SUPPRESS)  # METHOD N BATCH MEASURE
     args = parser.parse_args(argv)
     if args.layer:
@@ -474,6 +475,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         settings["steps"] = args.steps
     if args.methods:
         settings["methods"] = tuple(args.methods)
+    if args.ns:
+        settings["ns"] = tuple(args.ns)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     load = os.getloadavg()
