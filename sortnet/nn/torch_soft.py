@@ -151,8 +151,8 @@ def _mix(torch: Any, Q: Any, first: Any, second: Any, p: Any, work: _Work) -> No
     """Rows ``first`` and ``second`` of ``Q`` mixed by ``p``, in place (one schedule layer).
 
     ``Q_i += p (Q_j - Q_i)``, ``Q_j -= p (Q_j - Q_i)``: the comparator matrix
-    ``[[1 - p, p], [p, 1 - p]]``, which is symmetric, so the same call carries an
-    upstream gradient back through the layer.
+    ``[[1 - p, p], [p, 1 - p]]``, which is symmetric: the backward pass mixes the
+    upstream gradient's rows the same way.
     """
     for i, j, q in _chunks(first, second, p, work.rows):
         low, high, moved = work.views((Q.shape[0], i.numel(), Q.shape[2]))[:3]
@@ -253,8 +253,9 @@ def _permutation_function(torch: Any) -> Any:
 class SoftSort:
     """A network's soft permutation as a callable (the sorting layer of a ranking loss).
 
-    ``SoftSort(net, steepness, straight_through=False)(X)`` returns ``(P, values)`` as
-    :func:`soft_permutation_torch`, with the schedule's index tensors built once.
+    ``SoftSort(net, steepness, straight_through=False, checkpoint=None)(X)`` returns
+    ``(P, values)`` as :func:`soft_permutation_torch` (same options), with the
+    schedule's index tensors built once.
 
     Examples
     --------
