@@ -44,7 +44,12 @@ SHARED = ("sortnet._jit", "sortnet._dask", "sortnet._args")
 #: The model types (and their activation registry) the compilers may import from sortnet.nn.
 MODEL_TYPES = ("sortnet.nn", "sortnet.nn.model", "sortnet.nn.layer", "sortnet.nn.activations")
 #: The only modules that may import the compilers (besides the compilers themselves).
-COMPILER_USERS = ("sortnet.cli", "sortnet.bench", "sortnet.draw.gallery")
+COMPILER_USERS = (
+    "sortnet.cli",
+    "sortnet.bench",
+    "sortnet.draw.gallery",
+    "sortnet.devtools.learned_vs_compiled",
+)
 
 
 def _within(module: str, prefixes: tuple[str, ...] | str) -> bool:

@@ -326,6 +326,12 @@ class CompiledModel:
 
         export_onnx(self, path)
 
+    def to_torch(self, **options: Any) -> Any:
+        """A ``torch.nn.Module`` of these weights: :func:`sortnet.nn.torch_module.to_torch`."""
+        from sortnet.nn.torch_module import to_torch
+
+        return to_torch(self, **options)
+
 
 def load_model(path: Any, *, allow_missing_digest: bool = False) -> CompiledModel:
     """Read a model written by :meth:`CompiledModel.save`, checking everything in it first.
