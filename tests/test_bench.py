@@ -228,3 +228,32 @@ def test_cold_mode_uses_a_fresh_cache_per_case(monkeypatch: pytest.MonkeyPatch) 
     assert seen[0] != seen[1] and before not in seen and _jit.cache_dir() == before
     with fresh_kernel_cache(False):
         assert _jit.cache_dir() == before
+
+
+def test_bench_task_topk_prints_the_ratio_and_checks_exactness(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sortnet.cli import main
+
+    code = main(["bench", "--task", "topk", "--rows", "500", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "| 8 of 128 | 572 |" in out and "load average before" in out
+    rows = [line for line in out.splitlines() if line[:3] == "| 8"]
+    assert rows and all(row.split("|")[-2].strip().startswith("yes") for row in rows)
+
+
+def test_bench_task_filter_compares_with_scipy(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("numba")
+    from sortnet.bench import filter_task
+
+    assert filter_task.main(["--side", "40", "--sizes", "3", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "| 3x3 |" in out and out.rstrip().endswith("| yes |")
+
+
+def test_bench_task_refuses_bad_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    from sortnet.cli import main
+
+    assert main(["bench", "--task", "topk", "--repeats", "0"]) == 2
+    assert "--repeats must be a positive integer, got 0" in capsys.readouterr().err

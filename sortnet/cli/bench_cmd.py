@@ -118,6 +118,17 @@ def register(subparsers: Any) -> None:
         help="progress bar on stderr (default: when stderr is a terminal)",
     )
     parser.add_argument(
+        "--task",
+        choices=TASKS,
+        default="sort",
+        help="sort: networks x n x executors against np.sort (default); topk: sortnet.topk "
+        "against np.argpartition + argsort at 8 of 128 and other k of n (65536 rows; uses "
+        "--rows, --repeats, --seed); filter: sortnet.rank_filter against "
+        "scipy.ndimage.median_filter on a 1024 x 1024 float32 image, one thread (uses "
+        "--repeats); both print a table with the load average and exit 1 if an output is "
+        "not exact; --quick makes them small",
+    )
+    parser.add_argument(
         "--engine",
         choices=("memory", "dask"),
         default="memory",
@@ -132,6 +143,50 @@ def register(subparsers: Any) -> None:
         help="dask.distributed scheduler address (default: local threads)",
     )
     parser.set_defaults(func=run)
+
+
+#: What ``sortnet bench --task`` can time.
+TASKS = ("sort", "topk", "filter")
+
+
+def run_task(args: argparse.Namespace) -> int:
+    """``--task topk`` or ``--task filter``: the selection workloads' own benchmarks.
+
+    Examples
+    --------
+    >>> args = argparse.Namespace(task="topk", rows=0, repeats=None, seed=0, quick=True)
+    >>> run_task(args)
+    Traceback (most recent call last):
+    ...
+    sortnet.errors.SortnetError: --rows must be a positive integer, got 0
+    """
+    for name in ("rows", "repeats"):
+        value = getattr(args, name, None)
+        if value is not None and value < 1:
+            raise SortnetError(f"--{name} must be a positive integer, got {value}")
+    if args.seed is not None and args.seed < 0:
+        raise SortnetError(f"--seed must be a non-negative integer, got {args.seed}")
+    if args.task == "topk":
+        from sortnet.bench import topk_task
+
+        argv = ["--seed", str(args.seed)]
+        if args.rows is not None:  # --quick keeps 65536 rows: fewer would skip the kernel
+            argv += ["--rows", str(args.rows)]
+        repeats = args.repeats or (3 if args.quick else None)
+        if repeats is not None:
+            argv += ["--repeats", str(repeats)]
+        if args.quick:
+            argv += ["--cases", "128:8"]
+        return topk_task.main(argv)
+    from sortnet.bench import filter_task
+
+    argv = []
+    repeats = args.repeats or (3 if args.quick else None)
+    if repeats is not None:
+        argv += ["--repeats", str(repeats)]
+    if args.quick:
+        argv += ["--side", "256", "--sizes", "3", "5"]
+    return filter_task.main(argv)
 
 
 def _config(args: argparse.Namespace) -> Any:
@@ -204,6 +259,8 @@ def _network_source(args: argparse.Namespace, config: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark and write its outputs; 1 if an executor was not exact."""
+    if args.task != "sort":
+        return run_task(args)
     from sortnet.bench import report, run_benchmark, run_dask_benchmark
     from sortnet.bench.runner import check_batch_memory
     from sortnet.progress import progress

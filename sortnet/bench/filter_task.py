@@ -1,6 +1,7 @@
 """Time ``rank_filter`` against ``scipy.ndimage.median_filter`` in one run (the README table).
 
-``python -m sortnet.devtools.filter_bench [--sizes 3 5 7 9] [--side 1024] [--repeats 5]``
+``sortnet bench --task filter`` or
+``python -m sortnet.bench.filter_task [--sizes 3 5 7 9] [--side 1024] [--repeats 5]``
 prints a markdown table: for each window, the median time of scipy, of
 :func:`sortnet.rank_filter` (shared column sorts, one thread) and of the ``direct``
 kernel (one selection network per pixel, no sharing), and of ``rank_filter`` with
@@ -99,7 +100,7 @@ def bench(sizes: Sequence[int], side: int, repeats: int) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Print the table, with the load average before and after."""
+    """Print the table, with the load average before and after; 1 if an output differed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[3, 5, 7, 9])
     parser.add_argument("--side", type=int, default=1024)
@@ -112,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"one thread, {args.repeats} paired calls, medians; load average ")
     print(f"{before[0]:.2f} before, {after[0]:.2f} after\n")
     print("\n".join(lines))
-    return 0
+    return 0 if all(line.endswith("| yes |") for line in lines[2:]) else 1
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """Time ``sortnet.topk`` against ``np.argpartition`` + ``argsort`` in the same run.
 
-Run as ``python -m sortnet.devtools.topk_bench [--rows 65536] [--repeats 7]
-[--cases 128:8 256:8 ...]``. For each ``n:k`` case, one batch of float32
-standard-normal rows; each timed call of the baseline
+Run as ``sortnet bench --task topk`` or ``python -m sortnet.bench.topk_task
+[--rows 65536] [--repeats 7] [--cases 128:8 256:8 ...]``. For each ``n:k`` case, one
+batch of float32 standard-normal rows; each timed call of the baseline
 
     part = np.argpartition(-X, k - 1, axis=1)[:, :k]   # the k largest, unordered
     order = np.argsort(-np.take_along_axis(X, part, 1), axis=1, kind="stable")
@@ -93,8 +93,11 @@ def run_case(X: np.ndarray, k: int, repeats: int) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Print one line per case: times per row, the same-run ratio, exactness, the load."""
-    parser = argparse.ArgumentParser(prog="python -m sortnet.devtools.topk_bench")
+    """Print one line per case: times per row, the same-run ratio, exactness, the load.
+
+    Returns 0, or 1 when ``topk`` differed from the stable reference in some case.
+    """
+    parser = argparse.ArgumentParser(prog="python -m sortnet.bench.topk_task")
     parser.add_argument("--rows", type=int, default=65536)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--cases", nargs="+", default=list(CASES), metavar="N:K")
@@ -114,9 +117,11 @@ def main(argv: list[str] | None = None) -> int:
     head += " stable argsort us/row | torch.topk us/row | exact: topk, baseline, torch |"
     print(head)
     print("|" + " --- |" * 8)
+    exact = True
     for n, k in cases:
         X = rng.standard_normal((args.rows, n)).astype(np.float32)
         r = run_case(X, k, args.repeats)
+        exact &= bool(r["exact"])
         per_row = 1e6 / args.rows
         torch_us = "-" if r["torch_s"] is None else f"{r['torch_s'] * per_row:.3f}"
         print(
@@ -127,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     print(f"load average after: {_load()}")
-    return 0
+    return 0 if exact else 1
 
 
 def _yes(flag: bool | None) -> str:
