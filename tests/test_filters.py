@@ -413,15 +413,6 @@ def test_cli_refuses_bad_files(tmp_path, capsys):
     assert np.load(out).tolist() == [1.0]  # the old output is left as it was
 
 
-def test_onnx_extension_maps_are_the_filters_maps():
-    # sortnet.nn may not import the circuit runtime, so the exporter has its own copy.
-    from sortnet.nn.filter_onnx import extension_indices
-
-    for length, half, mode in itertools.product((0, 1, 2, 3, 7), (0, 1, 2, 5, 11), MODES):
-        expected = pad_indices(length, half, mode)
-        assert np.array_equal(extension_indices(length, half, mode), expected)
-
-
 def test_cli_refuses_a_picture_it_cannot_hold(tmp_path, capsys):
     pytest.importorskip("PIL")
     np.save(tmp_path / "in.npy", np.zeros((4, 4), np.float32))

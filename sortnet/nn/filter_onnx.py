@@ -4,7 +4,7 @@ The graph takes ``image`` (float32, ``[H, W]``, the shape fixed at export) and r
 ``filtered`` (float32, ``[H, W]``):
 
 1. the image is extended by the boundary mode with two ``Gather`` nodes whose index
-   maps are scipy's (:func:`extension_indices`; ``constant`` first pads one cell of
+   maps are scipy's (:func:`sortnet._boundary.pad_indices`; ``constant`` first pads one cell of
    ``cval`` with ``Pad``), so any mode and any window size, also larger than the image,
    extends exactly as ``scipy.ndimage`` does;
 2. im2col: one ``Slice`` per window offset, each reshaped to a column, concatenated to
@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sortnet._boundary import MODES, pad_indices
 from sortnet.errors import InputError, SortnetError
 from sortnet.io.atomic import atomic_write, check_target
 from sortnet.nn.onnx_export import OPSET, _require_onnx, build_onnx
@@ -37,41 +38,7 @@ from sortnet.nn.onnx_export import OPSET, _require_onnx, build_onnx
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
 
-__all__ = ["build_filter_onnx", "export_filter_onnx", "extension_indices"]
-
-MODES = ("reflect", "nearest", "constant", "mirror", "wrap")
-
-
-def extension_indices(length: int, half: int, mode: str) -> np.ndarray:
-    """Source index of each position of an axis extended by ``half`` cells on both sides.
-
-    ``-1`` marks ``cval`` (``constant``). scipy's rules, repeated as often as needed.
-
-    Examples
-    --------
-    >>> extension_indices(3, 4, "reflect").tolist()
-    [2, 2, 1, 0, 0, 1, 2, 2, 1, 0, 0]
-    >>> extension_indices(2, 1, "wrap").tolist(), extension_indices(2, 1, "constant").tolist()
-    ([1, 0, 1, 0], [-1, 0, 1, -1])
-    """
-    index = np.arange(-half, length + half)
-    if length == 0:  # an empty axis: nothing is read
-        return np.full(index.shape, -1)
-    if mode == "nearest":
-        return np.clip(index, 0, length - 1)
-    if mode == "constant":
-        return np.where((index >= 0) & (index < length), index, -1)
-    if mode == "wrap":
-        return index % length
-    if mode == "mirror":
-        if length == 1:
-            return np.zeros_like(index)
-        folded = index % (2 * length - 2)
-        return np.where(folded < length, folded, 2 * length - 2 - folded)
-    if mode == "reflect":
-        folded = index % (2 * length)
-        return np.where(folded < length, folded, 2 * length - 1 - folded)
-    raise InputError(f"unknown mode {mode!r}; choose {', '.join(MODES)}")
+__all__ = ["build_filter_onnx", "export_filter_onnx"]
 
 
 def _window(size: Any, n: int) -> tuple[int, int]:
@@ -138,8 +105,8 @@ def build_filter_onnx(
         return name
 
     current = "image"
-    row_map = extension_indices(rows, height // 2, mode)
-    col_map = extension_indices(cols, width // 2, mode)
+    row_map = pad_indices(rows, height // 2, mode)
+    col_map = pad_indices(cols, width // 2, mode)
     if mode == "constant":  # one cell of cval around the image; -1 then points to it
         pads = tensor("filter_pads", np.array([1, 1, 1, 1], np.int64))
         fill = tensor("filter_cval", np.array(cval, np.float32))

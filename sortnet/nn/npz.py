@@ -158,31 +158,11 @@ def read_model(
     writes and reads the file format and never imports the model type, whose
     ``save`` method calls it (no import cycle).
 
-    The file is untrusted: every size is bounded before anything is allocated and
-    every array, count and metadata field is checked before anything is built (see
-    :mod:`sortnet.nn.npz_archive` and :mod:`sortnet.nn.npz_checks`), then the
-    content digest is recomputed and compared with the one stored, so a modified file
-    is refused, not run.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.npz`` file.
-    allow_missing_digest : bool, default False
-        Accept a file without a content digest (format version 1, written by sortnet
-        0.1.0), whose modification cannot be detected. Every other check still
-        applies; saving the loaded model again adds a digest. A file that has a
-        digest is always checked against it.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ModelFormatError
-        If the file is not a readable, consistent sortnet model (not a regular file,
-        too large, corrupt, truncated, foreign, modified after it was written, without
-        a digest, from a newer format version, or with arrays or metadata that
-        contradict each other); the message names the file and the problem.
+    Every size is bounded before anything is allocated (:mod:`sortnet.nn.npz_archive`),
+    every array, count and metadata field is checked before anything is built
+    (:mod:`sortnet.nn.npz_checks`), then the content digest is recomputed and compared.
+    Parameters, errors and the ``allow_missing_digest`` opt-in are those of
+    :func:`sortnet.nn.model.load_model`.
 
     Examples
     --------
