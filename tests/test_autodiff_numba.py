@@ -8,10 +8,19 @@ import pytest
 import compilers
 import sortnet
 from sortnet.errors import SortnetError
+from sortnet.nn import vjp_numba
 from sortnet.nn.autodiff import jacobian, vjp
 from sortnet.nn.model import CompiledModel
+from sortnet.nn.vjp_codegen import get_vjp_kernel
 
 pytest.importorskip("numba")
+
+
+@pytest.fixture(autouse=True)
+def generic_only(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run the generic kernel even where a straight-line kernel is cached (but in its test)."""
+    if "straight" not in request.node.name:
+        monkeypatch.setattr(vjp_numba, "ready_kernel", lambda model, dtype: None)
 
 
 def model_for(lowering: str, n: int = 8, k: int | None = None) -> CompiledModel:
@@ -90,3 +99,28 @@ def test_engine_argument_errors() -> None:
         jacobian(model, X, engine="numba", steepness=1.0)
     # auto falls back to numpy for straight-through
     assert vjp(model, X, dY, engine="auto", steepness=1.0).shape == (2, 8)
+
+
+@pytest.mark.parametrize(
+    ("lowering", "dtype"),
+    [("relu", np.float32), ("softplus", np.float64), ("counting", np.float64)],
+)
+def test_straight_line_kernel_matches_numpy(lowering: str, dtype: type) -> None:
+    if lowering == "counting":
+        model = compilers.compile(sortnet.counting_network(4), bound=100)
+    else:
+        model = model_for(lowering, n=4)
+    get_vjp_kernel(model, dtype)  # compiled: vjp runs it from now on
+    assert vjp_numba.ready_kernel(model, dtype) is not None
+    rng = np.random.default_rng(5)
+    tied = rng.integers(-2, 3, (300, 4)).astype(dtype)
+    dY = rng.integers(-5, 6, (300, model.n_outputs)).astype(dtype)
+    expected, got = both(model, tied, dY)
+    if lowering == "softplus":
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    else:
+        np.testing.assert_array_equal(got, expected)
+    X = rng.normal(size=(300, 4)).astype(dtype)
+    expected, got = both(model, X, dY) if lowering != "counting" else both(model, tied, dY)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)

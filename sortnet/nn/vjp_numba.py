@@ -6,7 +6,10 @@ and cached on disk like the forward generic kernel. Chunks of rows run on the
 threads of :mod:`sortnet.nn.autodiff` (the kernel releases the GIL). Rows where a
 relu or abs unit is exactly at its kink are redone by the numpy engine
 (:mod:`sortnet.nn.backprop`), so ties get the same stable-argsort rule on both
-engines. Straight-through gradients (``steepness=``) run on numpy only.
+engines. Once a model's straight-line kernel (:mod:`sortnet.nn.vjp_codegen`) is
+compiled (here or on disk) it runs instead; a batch of at least
+:data:`sortnet._jit.AUTO_MIN_ELEMENTS` values starts it compiling in the background.
+Straight-through gradients (``steepness=``) run on numpy only.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sortnet.errors import SortnetError
 from sortnet.nn.backprop import backward, forward_records, plan
 from sortnet.nn.kernels import CACHE, choose_engine
 from sortnet.nn.program import program, supported
+from sortnet.nn.vjp_codegen import compile_in_background, ready_kernel
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
@@ -142,15 +146,22 @@ def chunk_work(model: CompiledModel, upstream: np.ndarray, result: np.ndarray) -
            [20., 30., 10.]])
     """
     dtype = result.dtype
-    function = vjp_function(dtype)
-    arguments = program(model, dtype).arguments()
+    straight = ready_kernel(model, dtype)
+    if straight is None:
+        function = vjp_function(dtype)
+        arguments = program(model, dtype).arguments()
+        if result.size >= _jit.AUTO_MIN_ELEMENTS:  # worth the model's own kernel next time
+            compile_in_background(model, dtype)
 
     def work(_: Any, start: int, chunk: np.ndarray) -> None:
         rows = chunk.shape[0]
         G = upstream[start : start + rows]
         out = result[start : start + rows]
         tied = np.zeros(rows, np.bool_)
-        function(chunk, G, out, tied, *arguments)
+        if straight is not None:
+            straight(chunk, G, out, tied)
+        else:
+            function(chunk, G, out, tied, *arguments)
         if tied.any():  # the numpy engine's tangent rule, on these rows only
             index = np.flatnonzero(tied)
             steps = plan(model, dtype)
