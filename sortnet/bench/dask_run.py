@@ -180,6 +180,7 @@ def _row(
         "first_call_s": None,
         "repeats": config.repeats,
         "note": note,
+        "vjp_over_forward": None,  # set for the vjp executor (sortnet.bench.runner)
     }
 
 
@@ -191,8 +192,10 @@ def _cases(n: int, networks: Any, config: BenchConfig) -> list[_Case]:
     ]
     for label, net in networks(n):
         for executor in config.executors:
-            if executor == "onnxruntime" or (executor == "circuit" and net.kind != "comparator"):
-                continue  # onnxruntime has no dask engine here
+            if executor in ("onnxruntime", "vjp") or (
+                executor == "circuit" and net.kind != "comparator"
+            ):
+                continue  # onnxruntime and vjp have no dask engine here
             cases.append(_Case(label, executor, _builder(executor, net, config), net))
     return cases
 

@@ -22,7 +22,10 @@ from sortnet.network import Network
 Runner = Callable[[np.ndarray], np.ndarray]
 
 #: Executors that run a network, in table order.
-NETWORK_EXECUTORS = ("circuit", "neural", "onnxruntime")
+NETWORK_EXECUTORS = ("circuit", "neural", "onnxruntime", "vjp")
+#: Those a plain ``sortnet bench`` runs: ``vjp`` (the numba reverse pass, timed with
+#: its forward pass side by side) is asked for by name, so default runs stay as long.
+DEFAULT_EXECUTORS = ("circuit", "neural", "onnxruntime")
 #: Bytes of input per onnxruntime call (the batch is streamed in chunks of this size).
 ONNX_CHUNK_BYTES = 1 << 22
 #: References measured once per n on the same data: ``np.copyto`` (a copy of the batch
@@ -37,6 +40,8 @@ class Prepared:
     run: Runner
     setup_s: float = 0.0
     note: str = ""
+    #: ``vjp``: the forward pass of the same model, timed beside it (``vjp / forward``).
+    forward: Runner | None = None
 
 
 def available(name: str) -> bool:
@@ -56,10 +61,10 @@ def check_executors(names: list[str]) -> None:
 
     Examples
     --------
-    >>> check_executors(["circuit", "gpu"])
+    >>> check_executors(["circuit", "gpu"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    sortnet.errors.SortnetError: unknown executor 'gpu'; choose from circuit, neural, onnxruntime
+    sortnet.errors.SortnetError: unknown executor ...; choose from circuit, neural, onnxruntime, vjp
     """
     for name in names:
         if name not in NETWORK_EXECUTORS:
@@ -107,7 +112,10 @@ def prepare(
     loads them from the disk cache), so set-up is not counted as a run; without it
     (``sortnet bench --cold``) the first call pays for whatever it compiles.
     ``neural`` compiles the network to a model with :func:`compilers.compile`;
-    ``onnxruntime`` exports that model and opens a session.
+    ``onnxruntime`` exports that model and opens a session. ``vjp`` times
+    ``model.vjp(X, dY)`` on the same model with ``dY = np.sort(X)`` (drawn on the
+    first call of a batch, a warm-up call), so that ``dX = J.T dY = X``; its
+    ``forward`` is ``model(X)``.
 
     Examples
     --------
@@ -121,6 +129,8 @@ def prepare(
     start = time.perf_counter()
     if name == "circuit":
         prepared = _prepare_circuit(net, precompile)
+    elif name == "vjp":
+        prepared = _prepare_vjp(net, lowering, precompile)
     elif name in ("neural", "onnxruntime"):
         import compilers
 
@@ -162,6 +172,33 @@ def _precompile_model(model: Any) -> str:
         return ", numba straight-line kernel"
     kernels.generic_function(np.float32)
     return ", numba generic kernel"
+
+
+def _prepare_vjp(net: Network, lowering: str | None, precompile: bool) -> Prepared:
+    import compilers
+
+    model = compilers.compile(net, lowering=lowering if net.kind == "comparator" else None)
+    note = f"{model.lowering}, model.vjp(X, np.sort(X))"
+    if precompile:
+        note += _precompile_model(model)
+        from sortnet.nn import kernels, vjp_numba
+
+        if kernels.choose_engine() != "numpy":
+            vjp_numba.vjp_function(np.float32)
+            if kernels.compilable(model):
+                from sortnet.nn.vjp_codegen import get_vjp_kernel
+
+                get_vjp_kernel(model, np.float32)
+                note += ", numba straight-line vjp kernel"
+    upstream: dict[int, np.ndarray] = {}
+
+    def run(X: np.ndarray) -> np.ndarray:
+        if id(X) not in upstream:  # one batch per n: keep its dY only
+            upstream.clear()
+            upstream[id(X)] = np.sort(X, axis=1)
+        return model.vjp(X, upstream[id(X)])
+
+    return Prepared(run, note=note, forward=lambda X: model(X))
 
 
 def _prepare_onnx(model: Any, workdir: Path | None) -> Prepared:

@@ -119,11 +119,13 @@ def format_row(row: dict[str, Any]) -> str:
     ratio = row.get("ratio_vs_np_sort")
     error = row["max_abs_error"]
     first = "-" if row.get("first_call_s") is None else f"{row['first_call_s']:.3f}"
+    backward = row.get("vjp_over_forward")  # the vjp executor: its time over the forward's
+    tail = "" if backward is None else f"  vjp/forward {backward:.2f}x"
     return (
         f"{row['network'][:24]:<24} {row['n']:>4} {row['executor']:<12} "
         f"{row['median_s'] * 1e3:>10.2f} {row['min_s'] * 1e3:>10.2f} {row['rows_per_s']:>10.2e} "
         f"{'' if ratio is None else f'{ratio:.2f}x':>8} {error:>9.3g} "
-        f"{row['peak_mb']:>8} {row['setup_s']:>7.1f} {first:>8}"
+        f"{row['peak_mb']:>8} {row['setup_s']:>7.1f} {first:>8}{tail}"
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -63,6 +64,7 @@ COLUMNS = (
     "first_call_s",
     "repeats",
     "note",
+    "vjp_over_forward",
 )
 
 
@@ -331,15 +333,32 @@ def _case(
     # After set-up (compiling is not running) but before the first call, so
     # arenas and buffers an executor keeps between calls count.
     baseline = resident_mb() if config.memory else None
-    return measure(
+    row = measure(
         label,
         net,
         executor,
         prepared.run,
         X,
-        expected,
+        X if executor == "vjp" else expected,  # dX = J.T np.sort(X) = X
         config,
         setup_s=prepared.setup_s,
         note=prepared.note,
         baseline_mb=baseline,
     )
+    if prepared.forward is not None:  # side by side: each forward call paired with a vjp call
+        backward: list[float] = []
+        forward, _ = time_calls(
+            prepared.forward,
+            X,
+            warmup=config.warmup,
+            repeats=config.repeats,
+            paired=prepared.run,
+            paired_times=backward,
+        )
+        ratio = statistics.median(backward) / statistics.median(forward)
+        row["vjp_over_forward"] = ratio
+        row["note"] += (
+            f"; vjp / forward = {ratio:.2f}x "
+            f"(forward median {statistics.median(forward) * 1e3:.1f} ms, paired calls)"
+        )
+    return row

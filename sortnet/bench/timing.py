@@ -168,4 +168,5 @@ def measure(
         "first_call_s": round(first[0], 4),
         "repeats": len(times),
         "note": note,
+        "vjp_over_forward": None,  # set for the vjp executor (sortnet.bench.runner)
     }

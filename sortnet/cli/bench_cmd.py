@@ -67,7 +67,8 @@ def register(subparsers: Any) -> None:
         "--executor",
         nargs="+",
         metavar="NAME",
-        help="circuit, neural, onnxruntime (default: all installed; circuit with --engine dask)",
+        help="circuit, neural, onnxruntime, vjp (default: the first three installed; circuit "
+        "with --engine dask); vjp times model.vjp beside the forward pass (vjp / forward)",
     )
     parser.add_argument(
         "--rows",
@@ -191,7 +192,7 @@ def run_task(args: argparse.Namespace) -> int:
 
 def _config(args: argparse.Namespace) -> Any:
     from sortnet.bench import BenchConfig
-    from sortnet.bench.executors import NETWORK_EXECUTORS
+    from sortnet.bench.executors import DEFAULT_EXECUTORS
 
     dask = args.engine == "dask"
     rows = (
@@ -203,7 +204,7 @@ def _config(args: argparse.Namespace) -> Any:
         args.repeats if args.repeats is not None else (1 if args.quick else 5 if not dask else 1)
     )
     sizes = args.n or ([16] if dask else list(DEFAULT_SIZES))
-    executors = args.executor or (["circuit"] if dask else list(NETWORK_EXECUTORS))
+    executors = args.executor or (["circuit"] if dask else list(DEFAULT_EXECUTORS))
     if args.chunk_rows < 1:
         raise SortnetError(f"--chunk-rows must be at least 1, got {args.chunk_rows}")
     if args.scheduler and not dask:

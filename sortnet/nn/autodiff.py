@@ -61,6 +61,7 @@ from sortnet.nn._blas import set_thread_local_blas_threads
 from sortnet.nn.backprop import Accumulator, backward, forward_records, plan
 from sortnet.nn.executor import _limit, _refusal, check_input, default_threads
 from sortnet.nn.layer import Matrix
+from sortnet.nn.vjp_numba import CHUNK_ROWS, chunk_work, use_numba
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
@@ -175,6 +176,7 @@ def vjp(
     dtype: Any = None,
     chunk_rows: int | None = None,
     threads: int | None = None,
+    engine: str | None = None,
 ) -> np.ndarray:
     """Vector-Jacobian product: ``dL/dX`` given ``dY = dL/dY``, where ``Y = model(X)``.
 
@@ -192,6 +194,11 @@ def vjp(
     chunk_rows, threads : int, optional
         Rows per chunk and worker threads (defaults bound memory to a few MiB
         per thread); results do not depend on them.
+    engine : {None, "auto", "numba", "numpy"}
+        As for ``model(X)``: None reads ``$SORTNET_KERNEL``; ``"auto"`` runs the
+        numba reverse-mode kernel (:mod:`sortnet.nn.vjp_numba`) when numba is
+        installed and the batch is large or the kernel is compiled. Same results
+        (ties included) up to summation order; ``steepness`` runs on numpy only.
 
     Returns
     -------
@@ -212,9 +219,13 @@ def vjp(
     array, single = check_input(model, X, dtype)
     expected = (model.n_outputs,) if single else (array.shape[0], model.n_outputs)
     upstream = _check_upstream(dY, expected, array.dtype).reshape(array.shape[0], -1)
+    result = np.empty_like(array)
+    if use_numba(model, array, engine, beta):
+        starts, rows, count = _chunking(model, array, chunk_rows or CHUNK_ROWS, threads, 1)
+        _parallel(model, array, starts, rows, count, chunk_work(model, upstream, result), dict)
+        return result[0] if single else result
     steps = plan(model, array.dtype)
     beta = _unit_steepness(model, beta)
-    result = np.empty_like(array)
     starts, rows, count = _chunking(model, array, chunk_rows, threads, 1)
 
     def work(_: Any, start: int, chunk: np.ndarray) -> None:
@@ -234,6 +245,7 @@ def jacobian(
     dtype: Any = None,
     chunk_rows: int | None = None,
     threads: int | None = None,
+    engine: str | None = None,
 ) -> np.ndarray:
     """The Jacobian at each row of ``X``: ``J[r, o, i] = d model(X)[r, o] / d X[r, i]``.
 
@@ -260,9 +272,21 @@ def jacobian(
     """
     beta = _check_steepness(steepness)
     array, single = check_input(model, X, dtype)
+    outputs = model.n_outputs
+    if use_numba(model, array, engine, beta):  # vjp of each row repeated, one-hot dY
+        eye = np.tile(np.eye(outputs, dtype=array.dtype), (array.shape[0], 1))
+        back = vjp(
+            model,
+            np.repeat(array, outputs, axis=0),
+            eye,
+            engine="numba",
+            threads=threads,
+            chunk_rows=chunk_rows,
+        )
+        back = back.reshape(array.shape[0], outputs, model.n)
+        return back[0] if single else back
     steps = plan(model, array.dtype)
     beta = _unit_steepness(model, beta)
-    outputs = model.n_outputs
     result = np.empty((array.shape[0], outputs, model.n), dtype=array.dtype)
     starts, rows, count = _chunking(model, array, chunk_rows, threads, outputs)
     eye = np.eye(outputs, dtype=array.dtype)
