@@ -51,6 +51,7 @@ __all__ = [
     "import_generated",
     "numba_available",
     "on_disk",
+    "requested_backend",
 ]
 
 ENV_BACKEND = "SORTNET_KERNEL"
@@ -74,6 +75,27 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def requested_backend(backend: str | None = None) -> str:
+    """The back end asked for: ``backend``, else ``$SORTNET_KERNEL``, else ``"auto"``.
+
+    Only the name is checked (:func:`choose_backend` also checks that numba is there).
+
+    Examples
+    --------
+    >>> requested_backend(" Auto ")
+    'auto'
+    """
+    chosen = backend if backend is not None else os.environ.get(ENV_BACKEND, "") or "auto"
+    chosen = str(chosen).strip().lower()
+    if chosen not in BACKENDS:
+        where = "" if backend is not None else f" (from ${ENV_BACKEND})"
+        raise SortnetError(
+            f"unknown kernel back end {chosen!r}{where}; choose {', '.join(BACKENDS[:-1])} "
+            f"or {BACKENDS[-1]}"
+        )
+    return chosen
+
+
 def choose_backend(backend: str | None = None) -> str:
     """The back end to use: ``backend``, else ``$SORTNET_KERNEL``, else ``"auto"``.
 
@@ -89,14 +111,7 @@ def choose_backend(backend: str | None = None) -> str:
     ...
     sortnet.errors.SortnetError: unknown kernel back end 'fast'; choose auto, numba or numpy
     """
-    chosen = backend if backend is not None else os.environ.get(ENV_BACKEND, "") or "auto"
-    chosen = str(chosen).strip().lower()
-    if chosen not in BACKENDS:
-        where = "" if backend is not None else f" (from ${ENV_BACKEND})"
-        raise SortnetError(
-            f"unknown kernel back end {chosen!r}{where}; choose {', '.join(BACKENDS[:-1])} "
-            f"or {BACKENDS[-1]}"
-        )
+    chosen = requested_backend(backend)
     if chosen == "numba" and not numba_available():
         raise SortnetError(
             "the numba back end needs numba, which is not installed (pip install numba)"

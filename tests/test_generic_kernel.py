@@ -14,6 +14,7 @@ import pytest
 import sortnet
 from sortnet import _jit
 from sortnet.circuit import interpreter, kernels
+from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
 
 pytest.importorskip("numba")
 
@@ -99,7 +100,7 @@ def test_pruned_and_descending_networks() -> None:
 
 def test_threads_split_whole_blocks() -> None:
     net = sortnet.network("best", 16)
-    X = batch("float32", 16, rows=2 * interpreter.MIN_ROWS_PER_THREAD + 77)
+    X = batch("float32", 16, rows=2 * MIN_ROWS_PER_THREAD + 77)
     assert np.array_equal(generic(X, net, threads=2), np.sort(X, axis=1))
     assert np.array_equal(
         generic(X, net, "argsort", threads=2), np.argsort(X, axis=1, kind="stable")

@@ -5,8 +5,9 @@ schedule given as arrays. They are compiled once per dtype and kind (about a
 second) and cached on disk in :func:`sortnet._jit.cache_dir` beside the
 straight-line kernels, so the first call on any network costs at most a cache load,
 not a compilation per network. The functions are serial and release the GIL; rows
-are split into one contiguous range per thread here (numba's own thread pool is not
-used, which keeps its slow ``parallel=True`` compilation out of the way).
+are split into one contiguous range per thread by :mod:`sortnet.circuit.rows` (numba's
+own thread pool is not used, which keeps its slow ``parallel=True`` compilation out
+of the way).
 """
 
 from __future__ import annotations
@@ -14,26 +15,19 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from sortnet._jit import KernelCache, cache_dir, compile_cached, import_generated
+from sortnet.circuit.rows import run_ranges
 from sortnet.network import Network
 
 #: The generic kernels' file; its text is copied into the cache directory and imported.
 SOURCE = Path(__file__).with_name("generic.py")
-#: Rows per thread below which the caller's thread does all the work.
-MIN_ROWS_PER_THREAD = 1 << 14
-
 _modules: dict[str, Any] = {}
 CACHE = KernelCache("circuit-generic", also_clear=[_modules])
-_pool: list[ThreadPoolExecutor] = []
-_pool_lock = threading.Lock()
 
 
 def _stem() -> str:
@@ -114,21 +108,6 @@ def ready(kind: str, dtype: Any) -> bool:
     return _marker(kind, dtype).exists()
 
 
-def _threads() -> int:
-    try:
-        count = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        count = os.cpu_count() or 1
-    return max(1, min(8, count))
-
-
-def _executor(threads: int) -> ThreadPoolExecutor:
-    with _pool_lock:
-        if not _pool:
-            _pool.append(ThreadPoolExecutor(max_workers=threads, thread_name_prefix="sortnet"))
-        return _pool[0]
-
-
 def run(
     X: np.ndarray, Y: np.ndarray, net: Network, kind: str = "sort", threads: int | None = None
 ) -> None:
@@ -151,19 +130,7 @@ def run(
     else:
         identity = tuple(net.output_wires) == tuple(range(net.n))
         extra = (lanes(net.n, X.dtype.itemsize), identity)
-    count = _threads() if threads is None else threads
-    count = max(1, min(count, X.shape[0] // MIN_ROWS_PER_THREAD))
-    if count == 1:
-        kernel(X, Y, pairs, wires, *extra)
-        return
-    step = -(-X.shape[0] // count)
-    step += -step % 64  # whole blocks, so tile transposes cover every range
-    bounds = [(start, min(start + step, X.shape[0])) for start in range(0, X.shape[0], step)]
-    pool = _executor(_threads())
-    futures = [pool.submit(kernel, X[a:b], Y[a:b], pairs, wires, *extra) for a, b in bounds[1:]]
-    kernel(X[: bounds[0][1]], Y[: bounds[0][1]], pairs, wires, *extra)
-    for future in futures:
-        future.result()
+    run_ranges(lambda a, b: kernel(X[a:b], Y[a:b], pairs, wires, *extra), X.shape[0], threads)
 
 
 @functools.lru_cache(maxsize=64)

@@ -49,8 +49,9 @@ from sortnet._jit import (
     compile_cached,
     import_generated,
     numba_available,
+    requested_backend,
 )
-from sortnet.circuit import interpreter
+from sortnet.circuit import interpreter, native
 from sortnet.circuit.codegen import (
     BLOCK_ROWS,
     CODEGEN_VERSION,
@@ -79,6 +80,7 @@ __all__ = [
     "get_kernel",
     "kernel_source",
     "layout_for",
+    "native_runs",
     "numba_available",
     "sort_into",
     "tile_lanes",
@@ -236,8 +238,12 @@ def use_kernel(
     >>> use_kernel(np.zeros((4, 2)), net, backend="numpy")
     False
     """
+    if net.kind != "comparator":
+        return False
+    if native_runs(X, net, kind=kind, backend=backend):
+        return True
     chosen = choose_backend(backend)
-    if chosen == "numpy" or X.dtype not in KERNEL_DTYPES or net.kind != "comparator":
+    if chosen == "numpy" or X.dtype not in KERNEL_DTYPES:
         return False
     if chosen == "numba":
         return True
@@ -253,6 +259,25 @@ def use_kernel(
         # them, and a small batch is not worth that compilation.
         return False
     return specialized_ready(net, X.dtype, kind) or interpreter.ready(kind, X.dtype)
+
+
+def native_runs(
+    X: np.ndarray, net: Network, *, kind: str = "sort", backend: str | None = None
+) -> bool:
+    """Whether :func:`sort_into` runs the precompiled C kernel (:mod:`~sortnet.circuit.native`).
+
+    It does in ``auto`` mode, for its dtypes, unless ``net``'s straight-line kernel was
+    compiled on request; the C kernel then also finds NaN (:func:`sort_into` raises).
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(2, [(0, 1)])
+    >>> native_runs(np.zeros((4, 2)), net, backend="numpy")
+    False
+    """
+    if requested_backend(backend) != "auto" or not native.supports(X.dtype):
+        return False
+    return net.kind == "comparator" and not specialized_ready(net, X.dtype, kind)
 
 
 def specialized_ready(
@@ -304,7 +329,9 @@ def sort_into(
     # as vectors and have no other form): copy a Fortran-ordered or strided batch.
     X = np.ascontiguousarray(X)
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    if specialized_ready(net, X.dtype, kind, parallel):  # compiled on request earlier
+    if native_runs(X, net, kind=kind, backend=backend):  # precompiled: no JIT at all
+        native.run(X, target, net, kind, threads=None if parallel else 1)
+    elif specialized_ready(net, X.dtype, kind, parallel):  # compiled on request earlier
         kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
         if parallel:
             with _lock:  # numba's thread pool must not be entered from two threads at once
@@ -357,11 +384,16 @@ def describe(net: Network, dtype: Any) -> str:
 
     Examples
     --------
-    >>> describe(Network.from_comparators(5, [(0, 4), (1, 3)]), np.int16)
-    'numba generic kernel (schedule as data)'
+    >>> describe(Network.from_comparators(5, [(0, 4), (1, 3)]), np.float16)
+    'numpy column-wise executor'
     """
+    dtype = np.dtype(dtype)
     if specialized_ready(net, dtype):
-        return f"numba straight-line kernel, {layout_for(net, np.dtype(dtype).itemsize)} layout"
+        return f"numba straight-line kernel, {layout_for(net, dtype.itemsize)} layout"
+    if requested_backend() == "auto" and native.supports(dtype):
+        return "precompiled C kernel (schedule as data)"
+    if dtype not in KERNEL_DTYPES or choose_backend() == "numpy":
+        return "numpy column-wise executor"
     return "numba generic kernel (schedule as data)"
 
 

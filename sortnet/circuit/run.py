@@ -71,11 +71,13 @@ def sort(
     chunk_rows = positive_int(chunk_rows, "chunk_rows")
     if _dask.is_dask_array(X):  # lazy: one task per row chunk
         return dask.sort(X, net, run_block, k=k, chunk_rows=chunk_rows)
-    X = check_input(X, net)
+    X = check_input(X, net, nan=False)
     if k is not None:
         net = select(net, k)
+    if not kernels.native_runs(X, net):  # the C kernel finds NaN as it loads the rows
+        check_nan(X)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=X.dtype)
-    if kernels.sort_into(X, net, out):  # compiled straight-line kernel, all cores
+    if kernels.sort_into(X, net, out):  # a compiled kernel, all cores
         return out
     for start, stop in _chunks(X, chunk_rows):
         out[start:stop] = _sort_block(X[start:stop], net)
@@ -116,9 +118,11 @@ def argsort(
     chunk_rows = positive_int(chunk_rows, "chunk_rows")
     if _dask.is_dask_array(X):
         return dask.sort(X, net, run_block, k=k, chunk_rows=chunk_rows, kind="argsort")
-    X = check_input(X, net)
+    X = check_input(X, net, nan=False)
     if k is not None:
         net = select(net, k)
+    if not kernels.native_runs(X, net, kind="argsort"):
+        check_nan(X)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=np.intp)
     if kernels.argsort_into(X, net, out):
         return out
@@ -211,8 +215,12 @@ def _chunks(X: np.ndarray, chunk_rows: int | None) -> list[tuple[int, int]]:
     return [(start, min(start + chunk_rows, len(X))) for start in range(0, len(X), chunk_rows)]
 
 
-def check_input(X: Any, net: Network) -> np.ndarray:
-    """Validate ``X`` against ``net``; return it as an ndarray (no copy when possible)."""
+def check_input(X: Any, net: Network, *, nan: bool = True) -> np.ndarray:
+    """Validate ``X`` against ``net``; return it as an ndarray (no copy when possible).
+
+    ``nan=False`` leaves the NaN check to the caller (:func:`check_nan`): the
+    precompiled kernels find NaN while they load the rows, saving a pass over ``X``.
+    """
     if not isinstance(net, Network) or net.kind != nodes.COMPARATOR_KIND:
         raise SortnetError("the circuit executor runs comparator networks only")
     try:
@@ -229,6 +237,13 @@ def check_input(X: Any, net: Network) -> np.ndarray:
         raise InputError(f"X must have shape (batch, n={net.n}), got shape {X.shape}{hint}")
     if X.shape[1] != net.n:
         raise InputError(f"X has {X.shape[1]} columns but the network has n={net.n} wires")
+    if nan:
+        check_nan(X)
+    return X
+
+
+def check_nan(X: np.ndarray) -> None:
+    """Refuse NaN in ``X``, naming the first row that holds one."""
     if X.dtype.kind == "f":
         for start, stop in _chunks(X, None):
             if not np.isnan(X[start:stop].min()):  # min propagates NaN: one fast pass
@@ -236,7 +251,6 @@ def check_input(X: Any, net: Network) -> np.ndarray:
             bad = np.isnan(X[start:stop]).any(axis=1)
             if bad.any():
                 raise InputError(f"X contains NaN at row {start + int(np.argmax(bad))}")
-    return X
 
 
 def run_block(
