@@ -26,7 +26,7 @@ from hypothesis.extra import numpy as hnp
 import compilers
 import sortnet
 from sortnet import InputError, _jit, argsort, sort
-from sortnet.circuit import kernels
+from sortnet.circuit import kernels, native
 from sortnet.nn import kernels as model_kernels
 
 HAS_NUMBA = kernels.numba_available()
@@ -202,9 +202,17 @@ def test_odd_layouts_and_byte_orders(backend: str, monkeypatch: pytest.MonkeyPat
 
 
 @needs_numba
-def test_auto_mode_does_not_compile_for_a_small_read_only_batch() -> None:
-    """A cached kernel covers writable arrays only: read-only ones would compile anew."""
+def test_auto_mode_does_not_compile_for_a_small_read_only_batch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A cached numba kernel covers writable arrays only: read-only ones would compile anew."""
     net = sortnet.network("best", 5)
+    X = signed_rows("float32", 5, rows=10)
+    X.flags.writeable = False
+    if native.available():  # the precompiled kernel takes read-only input as it is
+        assert kernels.native_runs(X, net)
+        check_sorted(X, net)
+    monkeypatch.setattr(native, "library", lambda: None)  # numba's side of the rule
     X = signed_rows("float32", 5, rows=10)
     kernels.get_kernel(net, X.dtype)
     assert kernels.use_kernel(X, net)

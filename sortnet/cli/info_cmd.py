@@ -55,9 +55,21 @@ def run(args: argparse.Namespace) -> int:
         return print_model_info(args.network, as_json=args.json, allow_missing_digest=trust)
     if args.k is not None and args.network != "selection":
         raise SortnetError("--k applies to 'selection N --k K' in info")
-    info = network_info(network_from_args(args))
-    print(json.dumps(info) if args.json else format_info(info))
+    net = network_from_args(args)
+    info = network_info(net)
+    print(json.dumps(info) if args.json else format_info(info, kernel=_kernel(net)))
     return 0
+
+
+def _kernel(net: Network) -> str | None:
+    """Which kernel ``sortnet.sort`` runs on float32 rows of ``net`` (comparator networks)."""
+    if net.kind != "comparator":
+        return None
+    import numpy as np
+
+    from sortnet.circuit import kernels
+
+    return kernels.describe(net, np.float32) + " for float32 rows"
 
 
 def network_info(net: Network) -> dict[str, Any]:
@@ -83,8 +95,10 @@ def network_info(net: Network) -> dict[str, Any]:
     }
 
 
-def format_info(info: dict[str, Any]) -> str:
+def format_info(info: dict[str, Any], kernel: str | None = None) -> str:
     """Human-readable text for a description from :func:`network_info`.
+
+    ``kernel``, when given, names the kernel ``sortnet.sort`` runs on the network.
 
     Examples
     --------
@@ -103,6 +117,7 @@ def format_info(info: dict[str, Any]) -> str:
         f"size:   {info['size']}",
         f"depth:  {info['depth']}",
         *([f"source: {info['source']}"] if info.get("source") else []),
+        *([f"kernel: {kernel}"] if kernel else []),
         "layers:" if info["layers"] else "layers: (none)",
     ]
     if info["n"] > PAYS_UP_TO_N:

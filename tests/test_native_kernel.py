@@ -1,0 +1,186 @@
+"""The precompiled C circuit kernels (sortnet.circuit.native): any schedule, bit-exact.
+
+They are what ``sortnet.sort`` runs by default when the extension was built, so they
+face the same grid as the numba generic kernel: families x n in 1..64 (the copies
+specialised for n = 2..16, 24 and 32 and the general one), every dtype, sort and
+stable argsort, pruned (k-th) and descending networks, partial blocks, several
+threads, signed zeros, integer extremes, NaN found while loading, and the fallback
+when the library is absent.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import sortnet
+from sortnet.circuit import kernels, native, run
+from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
+
+pytestmark = pytest.mark.skipif(not native.available(), reason="the C extension is not built")
+
+SIZES = [*range(1, 18), 23, 24, 25, 31, 32, 33, 40, 48, 57, 64]
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf]
+DTYPES = [dtype.name for dtype in native.SUFFIXES]
+
+
+def batch(dtype: str, n: int, rows: int = 300, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        values = np.concatenate([SPECIAL, rng.standard_normal(12), np.arange(-3.0, 4.0)])
+        return rng.choice(values, size=(rows, n)).astype(kind)
+    info = np.iinfo(kind)
+    values = np.array([info.min, info.max, 0, 1, 2, 3, info.max // 2, max(info.min, -5)], kind)
+    return rng.choice(values, size=(rows, n))
+
+
+def c_kernel(X: np.ndarray, net: sortnet.Network, kind: str = "sort", threads: int = 1):
+    out = np.empty((X.shape[0], len(net.outputs)), np.intp if kind == "argsort" else X.dtype)
+    native.run(X, out, net, kind, threads=threads)
+    return out
+
+
+def reference(X: np.ndarray, net: sortnet.Network, kind: str = "sort") -> np.ndarray:
+    """The numpy executor with the explicit swap: the exact semantics, bit for bit."""
+    if kind == "argsort":
+        return run._argsort_block(X, net)
+    return run._swap_block(X, net)
+
+
+def same_bits(A: np.ndarray, B: np.ndarray) -> bool:
+    bits = np.dtype(f"u{A.itemsize}")
+    return A.shape == B.shape and bool(np.array_equal(A.view(bits), B.view(bits)))
+
+
+@pytest.mark.parametrize("family", sortnet.list_families())
+def test_every_family_every_size_sort_and_argsort(family: str) -> None:
+    for n in SIZES:
+        try:
+            net = sortnet.network(family, n)
+        except sortnet.SortnetError:  # e.g. a family defined for powers of two only
+            continue
+        for rows in (1, 64, 300):  # one row, one whole block, a partial last block
+            X = batch("float32", n, rows=rows, seed=n)
+            assert same_bits(c_kernel(X, net), reference(X, net)), (family, n, rows)
+            assert np.array_equal(c_kernel(X, net), np.sort(X, axis=1))
+            got = c_kernel(X, net, "argsort")
+            assert np.array_equal(got, np.argsort(X, axis=1, kind="stable")), (family, n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_dtype_bit_for_bit(dtype: str) -> None:
+    for n in (2, 3, 7, 8, 16, 19, 24, 32, 64):
+        net = sortnet.network("best", n)
+        X = batch(dtype, n, seed=n)
+        assert same_bits(c_kernel(X, net), reference(X, net)), (dtype, n)
+        assert np.array_equal(c_kernel(X, net, "argsort"), reference(X, net, "argsort"))
+
+
+@pytest.mark.parametrize("n", [5, 9, 16, 32, 33])
+def test_pruned_and_descending_networks(n: int) -> None:
+    net = sortnet.network("odd-even-merge", n)
+    X = batch("float64", n, seed=3)
+    for k in (1, (n + 1) // 2, n):
+        pruned = sortnet.select(net, k)
+        assert same_bits(c_kernel(X, pruned), reference(X, pruned))
+        assert np.array_equal(c_kernel(X, pruned, "argsort"), reference(X, pruned, "argsort"))
+    descending = sortnet.Network.from_comparators(
+        n, [(j, i) for i, j in net.comparators], name="descending"
+    )
+    assert np.array_equal(c_kernel(X, descending), np.sort(X, axis=1)[:, ::-1])
+
+
+def test_subset_of_outputs_at_a_specialised_width() -> None:
+    """n = 8 with one output: the specialised copy must not serve a narrower output."""
+    net = sortnet.select(sortnet.network("best", 8), 3)
+    X = batch("int32", 8, rows=500)
+    assert np.array_equal(c_kernel(X, net)[:, 0], np.sort(X, axis=1)[:, 2])
+
+
+def test_threads_split_rows_exactly() -> None:
+    net = sortnet.network("best", 13)
+    X = batch("float32", 13, rows=3 * MIN_ROWS_PER_THREAD + 77, seed=5)
+    one = c_kernel(X, net, threads=1)
+    assert same_bits(c_kernel(X, net, threads=3), one)
+    assert same_bits(one, reference(X, net))
+    assert np.array_equal(c_kernel(X, net, "argsort", threads=2), c_kernel(X, net, "argsort"))
+
+
+def test_signed_zeros_keep_every_bit_pattern() -> None:
+    rng = np.random.default_rng(7)
+    X = rng.choice(np.array([0.0, -0.0, 1.0, -1.0]), size=(1000, 16)).astype(np.float32)
+    Y = c_kernel(X, sortnet.network("best", 16))
+    bits = np.sort(X.view(np.uint32), axis=1), np.sort(Y.view(np.uint32), axis=1)
+    assert np.array_equal(*bits)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_nan_is_found_while_loading(threads: int) -> None:
+    net = sortnet.network("best", 16)
+    X = batch("float64", 16, rows=2 * MIN_ROWS_PER_THREAD + 100, seed=2)
+    X = np.where(np.isinf(X), 0.0, X)
+    X[MIN_ROWS_PER_THREAD + 5, 7] = np.nan  # in the second thread's range
+    X[-1, 0] = np.nan
+    with pytest.raises(sortnet.InputError, match=f"NaN at row {MIN_ROWS_PER_THREAD + 5}$"):
+        c_kernel(X, net, threads=threads)
+    with pytest.raises(sortnet.InputError, match=f"NaN at row {MIN_ROWS_PER_THREAD + 5}$"):
+        sortnet.sort(X, net)  # the public path leaves the NaN check to the kernel
+    with pytest.raises(sortnet.InputError, match=f"NaN at row {MIN_ROWS_PER_THREAD + 5}$"):
+        sortnet.argsort(X, net)
+
+
+def test_empty_and_single_wire_batches() -> None:
+    net = sortnet.network("best", 4)
+    assert c_kernel(np.empty((0, 4), np.float32), net).shape == (0, 4)
+    one = sortnet.network("best", 1)
+    X = np.array([[3.0], [-0.0]])
+    assert same_bits(c_kernel(X, one), X)
+
+
+def test_contract_is_checked() -> None:
+    net = sortnet.network("best", 4)
+    X = np.zeros((8, 4), np.float32)
+    with pytest.raises(sortnet.SortnetError, match="C-contiguous"):
+        native.run(np.asfortranarray(X), np.empty_like(X), net)
+    with pytest.raises(sortnet.SortnetError, match="output must be"):
+        native.run(X, np.empty((8, 4), np.float64), net)
+
+
+def test_sortnet_sort_runs_it_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SORTNET_KERNEL", raising=False)
+    net = sortnet.network("best", 16)
+    X = batch("float32", 16, rows=10)
+    assert kernels.native_runs(X, net)
+    assert kernels.describe(net, np.float32) == "precompiled C kernel (schedule as data)"
+    calls = []
+    real = native.run
+    monkeypatch.setattr(native, "run", lambda *args, **kw: calls.append(1) or real(*args, **kw))
+    assert np.array_equal(sortnet.sort(X, net), np.sort(X, axis=1))
+    assert np.array_equal(sortnet.argsort(X, net), np.argsort(X, axis=1, kind="stable"))
+    assert len(calls) == 2
+    monkeypatch.setenv("SORTNET_KERNEL", "numpy")  # an explicit back end wins
+    assert not kernels.native_runs(X, net)
+
+
+def test_without_the_library_the_other_paths_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(native, "library", lambda: None)
+    net = sortnet.network("bitonic", 8)
+    X = batch("float32", 8, rows=100)
+    assert not kernels.native_runs(X, net)
+    assert np.array_equal(sortnet.sort(X, net), np.sort(X, axis=1))
+    X[50, 2] = np.nan
+    with pytest.raises(sortnet.InputError, match="NaN at row 50$"):
+        sortnet.sort(X, net)
+
+
+@pytest.mark.skipif(
+    not (shutil.which("cc") or shutil.which("gcc")) or not sys.platform.startswith("linux"),
+    reason="no C compiler here: the optional extension is not expected",
+)
+def test_the_extension_is_built_where_a_compiler_is() -> None:
+    """An install with a C compiler must build the kernels (a silent failure would hide)."""
+    assert native.available()
