@@ -130,7 +130,11 @@ def run(
     else:
         identity = tuple(net.output_wires) == tuple(range(net.n))
         extra = (lanes(net.n, X.dtype.itemsize), identity)
-    run_ranges(lambda a, b: kernel(X[a:b], Y[a:b], pairs, wires, *extra), X.shape[0], threads)
+
+    def work(start: int, stop: int) -> None:
+        kernel(X[start:stop], Y[start:stop], pairs, wires, *extra)
+
+    run_ranges(work, X.shape[0], threads, width=X.shape[1])
 
 
 @functools.lru_cache(maxsize=64)

@@ -137,7 +137,7 @@ def run(
         )
         return start, int(code)
 
-    results = run_ranges(work, X.shape[0], threads)
+    results = run_ranges(work, X.shape[0], threads, width=n)
     if any(code == -2 for _, code in results):
         raise MemoryError("the precompiled kernel could not allocate its block buffer")
     nan_rows = [start + code for start, code in results if code >= 0]
