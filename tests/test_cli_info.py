@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import sortnet
+from sortnet.circuit import kernels
 from sortnet.cli import main
 
 INFO_KEYS = ["family", "n", "size", "depth", "source", "comparators", "layers"]
@@ -62,6 +64,8 @@ def test_info_family_text(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and err == ""
     assert "family: odd-even-merge" in out and "size:   5" in out and "depth:  3" in out
     assert "1: (0,2) (1,3)" in out and "3: (1,2)" in out
+    described = kernels.describe(sortnet.network("odd-even-merge", 4), "float32")
+    assert f"kernel: {described} for float32 rows" in out  # which kernel sortnet.sort runs
 
 
 def test_info_json_keys_and_values(capsys: pytest.CaptureFixture[str]) -> None:
