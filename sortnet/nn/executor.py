@@ -43,6 +43,7 @@ from sortnet import _jit
 from sortnet._args import positive_int
 from sortnet.errors import InputError
 from sortnet.nn import kernels as model_kernels
+from sortnet.nn import native
 from sortnet.nn._blas import set_thread_local_blas_threads
 from sortnet.nn.activations import ACTIVATIONS
 from sortnet.nn.layer import Matrix, to_dense
@@ -321,7 +322,14 @@ def run(
     dtype = array.dtype
     kernel = None
     steps: list[_Step] = []
-    if model_kernels.use_numba(model, array, engine):
+    if native.runs(model, dtype, engine):  # precompiled C: no JIT, no check weakened
+        kernel = native.kernel(model, dtype)
+        if array.size >= _jit.AUTO_MIN_ELEMENTS:  # as the numba engine does: see below
+            native.start_straight_line(model, dtype)
+        width = model.n + model.n_outputs
+        if chunk_rows is None:  # fewer calls; the checks still see cache-sized chunks
+            chunk_rows = max(native.MIN_CHUNK_ROWS, CHUNK_BYTES // (width * dtype.itemsize))
+    elif model_kernels.use_numba(model, array, engine):
         # A large batch also starts the model's straight-line kernel compiling in the
         # background (the generic kernel runs until it is ready).
         big = array.size >= _jit.AUTO_MIN_ELEMENTS
