@@ -8,9 +8,12 @@
  * BLOCK; a block is transposed into a private (width, BLOCK) buffer S (the model's
  * inputs are rows 0..n-1), every unit is then computed for the whole block, and the
  * output rows are copied back. A unit's BLOCK accumulators are GCC vector values
- * (several 64-byte vectors, kept in registers while the unit's terms are added), so
- * each term is one packed multiply and one packed add per vector, with no load or
- * store of the accumulators; bias, activation and one store per vector follow.
+ * (vectors of the instruction set's width, in strips of at most 8 vectors, kept in
+ * registers while the unit's terms are added), so each term is one packed multiply
+ * and one packed add per vector, with no load or store of the accumulators; bias,
+ * activation and one store per vector follow. There is one copy of the kernel per
+ * instruction set (AVX-512, AVX2, baseline), chosen at each call from the CPU's
+ * features, and the block transposes have copies for common constant widths.
  *
  * Exactness: the arithmetic is the numba generic kernel's, operation for operation:
  * the products of a unit's terms added left to right in term order, the bias last,

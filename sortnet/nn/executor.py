@@ -1,8 +1,14 @@
 """The neural executor: run a :class:`~sortnet.nn.model.CompiledModel` on a batch.
 
-Two engines compute exactly what the layers say (weighted sums, bias, activation
+Three engines compute exactly what the layers say (weighted sums, bias, activation
 per unit, skip) and nothing else:
 
+* the precompiled C kernel (:mod:`sortnet.nn.native`, an optional extension built at
+  install): the generic program (:mod:`sortnet.nn.program`) with no JIT at all, bit
+  for bit the numba generic kernel and several times faster. It runs in ``auto``
+  mode whenever it is built and the model's activations have codes, unless the
+  model's straight-line numba kernel is compiled already (that one is faster
+  still); a large batch starts that kernel compiling in the background, as below.
 * ``numba`` (:mod:`sortnet.nn.kernels`): the model's non-zero weights only. A
   model's own straight-line kernel (one statement per unit, values in registers;
   up to ``model_kernels.MAX_TERMS`` non-zero weights; 3 s to compile for bitonic
@@ -285,8 +291,9 @@ def run(
     engine : {None, "auto", "numba", "numpy"}
         None reads ``$SORTNET_KERNEL`` (default ``"auto"``). ``"numba"`` runs the
         generated kernel (compiling it on first use),
-        ``"numpy"`` the matrix products; ``"auto"`` picks numba when it is
-        installed and worth it (see the module notes). Same checks and results
+        ``"numpy"`` the matrix products; ``"auto"`` picks the precompiled C
+        kernel when it is built, else numba when it is installed and worth it
+        (see the module notes). Same checks and results
         either way, up to summation order.
 
     Returns

@@ -165,11 +165,11 @@ def kernel(model: CompiledModel, dtype: Any) -> Kernel:
     def run(X: np.ndarray, Y: np.ndarray) -> None:
         if not (X.flags.c_contiguous and Y.flags.c_contiguous and Y.flags.writeable):
             raise SortnetError("the precompiled model kernel needs C-contiguous arrays")
-        if X.dtype != dtype or Y.dtype != dtype or X.shape[1:] != (n,) or Y.shape != (
-            X.shape[0],
-            nout,
-        ):
-            raise SortnetError(f"the kernel takes {dtype} arrays of shapes (rows, {n}), (rows, {nout})")
+        shapes = (X.shape[1:], Y.shape)
+        if X.dtype != dtype or Y.dtype != dtype or shapes != ((n,), (X.shape[0], nout)):
+            raise SortnetError(
+                f"the kernel takes {dtype} arrays of shapes (rows, {n}), (rows, {nout})"
+            )
         code = function(
             X.ctypes.data,
             Y.ctypes.data,
