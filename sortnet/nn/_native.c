@@ -38,7 +38,7 @@
 #endif
 
 /* Rows per block. */
-#define BLOCK 128
+#define BLOCK 64
 
 /* The vector width of the AVX-512 copy (bytes). */
 #ifndef VBYTES_V4
