@@ -148,7 +148,7 @@ def test_model_call_uses_it_with_threads_chunks_and_empty_batches(dtype: type) -
     net = sortnet.network("best", 12)
     model = compilers.compile(net, "relu")
     assert native.runs(model, dtype)
-    X = rows(12, 3 * native.MIN_CHUNK_ROWS + 77, dtype, seed=1)
+    X = rows(12, 20_077, dtype, seed=1)  # several chunks, a partial last block
     want = run_native(model, X)
     for threads in (1, 2, 3):
         assert same_bits(model(X, threads=threads), want)
@@ -162,7 +162,7 @@ def test_model_call_uses_it_with_threads_chunks_and_empty_batches(dtype: type) -
 @needs_native
 def test_refusals_are_those_of_the_other_engines() -> None:
     model = compilers.compile(sortnet.network("best", 4), "relu")
-    X = rows(4, 3 * native.MIN_CHUNK_ROWS, np.float64)
+    X = rows(4, 3 * 4096, np.float64)
     X[9000, 2] = np.nan
     for engine in ("auto", "numpy"):
         with pytest.raises(InputError, match=r"^X contains NaN at row 9000, column 2$"):
@@ -177,6 +177,31 @@ def test_refusals_are_those_of_the_other_engines() -> None:
         bounded(X)
     with pytest.raises(InputError, match="integer too large for an exact answer in float32"):
         model(np.array([[2**23, 0, 0, 0]]), dtype=np.float32)
+
+
+@needs_native
+@needs_numba
+def test_fused_check_refuses_as_the_numba_engine_does() -> None:
+    """Same chunks, same first refused chunk, same message (the kernel checks as it loads)."""
+    model = compilers.compile(sortnet.network("best", 4), "relu", bound=10.0)
+    base = np.clip(rows(4, 12_000, np.float32), -9.0, 9.0)
+    for bad in ([(10, 1, 11.0), (3000, 2, np.nan)], [(7000, 0, -np.inf)], [(11_999, 3, 1e9)]):
+        X = base.copy()
+        for row, col, value in bad:
+            X[row, col] = value
+        messages = []
+        for engine in ("auto", "numba"):
+            with pytest.raises(InputError) as caught:
+                model(X, engine=engine, threads=2)
+            messages.append(str(caught.value))
+        assert messages[0] == messages[1], messages
+    kernel = native.kernel(model, np.float32)
+    X = base[:300].copy()
+    X[200, 1] = np.nan
+    Y = np.empty_like(X)
+    assert kernel(X, Y) == 200 and kernel(X, Y, 1.0) >= 0
+    X[200, 1] = np.inf
+    assert kernel(X, Y) == -1 and kernel(X, Y, 100.0) == 200 and kernel(X[:200], Y[:200]) == -1
 
 
 def test_fallback_when_the_library_is_absent(monkeypatch: pytest.MonkeyPatch) -> None:

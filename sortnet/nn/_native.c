@@ -22,8 +22,11 @@
  * as numba's max(z, 0) does). identity, abs, relu, step and indicator are therefore
  * bit-identical to it; softplus calls the C library's expf/exp and log1pf/log1p.
  *
- * Every exported function returns -1 on success or -2 when its buffer could not be
- * allocated; the caller checks the input (NaN, infinity, bounds) before calling.
+ * Input check, fused into the block loads: a value that is NaN or outside
+ * [-limit, limit] (the executor's limit: the model's bound or the overflow margin)
+ * stops the kernel before its block runs. Every exported function returns -1 on
+ * success, the (0-based) row of the first such value (the caller raises), or -2
+ * when its buffer could not be allocated.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h> /* first, as Python.h asks; only the module init uses it */
@@ -134,19 +137,24 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
         T *S = aligned_alloc(64, (size_t)width * BLOCK * sizeof(T));                      \
         if (S == NULL) return -2;                                                         \
         memset(S, 0, (size_t)width * BLOCK * sizeof(T));                                  \
+        int64_t bad = -1;                                                                 \
         switch (n == nout ? n : 0) { /* constant widths: the transposes vectorise */      \
             WIDTHS(SUF, ISA)                                                              \
             default:                                                                      \
                 BLOCKS(SUF, ISA, n, nout);                                                \
         }                                                                                 \
         free(S);                                                                          \
-        return -1;                                                                        \
+        return bad;                                                                       \
     }
 
 /* Every block of X through the units, with input and output widths N and NOUT. */
 #define BLOCKS(SUF, ISA, N, NOUT)                                                         \
     for (int64_t r0 = 0; r0 < rows; r0 += BLOCK) {                                        \
         int64_t mr = rows - r0 < BLOCK ? rows - r0 : BLOCK;                               \
+        if (outside_##SUF(X + r0 * (N), mr * (N), limit)) {                               \
+            bad = r0 + first_outside_##SUF(X + r0 * (N), mr, N, limit);                   \
+            break;                                                                        \
+        }                                                                                 \
         load_##SUF(S, X + r0 * (N), mr, N);                                               \
         units_##SUF##_##ISA(S, units, nunits, biased, bias, terms, weights);              \
         store_##SUF(Y + r0 * (NOUT), S, outputs, mr, NOUT);                               \
@@ -165,8 +173,9 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
 #define MODEL_PARAMS(T)                                                                   \
     const T *X, T *Y, int64_t rows, int64_t n, int64_t width, const int64_t *units,       \
         int64_t nunits, const uint8_t *biased, const T *bias, const int64_t *terms,       \
-        const T *weights, const int64_t *outputs, int64_t nout
-#define MODEL_ARGS X, Y, rows, n, width, units, nunits, biased, bias, terms, weights, outputs, nout
+        const T *weights, const int64_t *outputs, int64_t nout, T limit
+#define MODEL_ARGS \
+    X, Y, rows, n, width, units, nunits, biased, bias, terms, weights, outputs, nout, limit
 
 /* The block transposes (input rows into buffer rows 0..n-1, output rows back). */
 #define DEFINE_TRANSPOSES(SUF, T)                                                         \
@@ -185,6 +194,22 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             for (int64_t p = 0; p < nout; p++) dst[r * nout + p] = S[outputs[p] * BLOCK + r]; \
     }
 
+/* Whether any of the count values at X is NaN or outside [-limit, limit] (the
+   executor's check: min >= -limit and max <= limit), and the first row holding one. */
+#define DEFINE_CHECKS(SUF, T)                                                             \
+    INLINE int outside_##SUF(const T *restrict X, int64_t count, T limit) {               \
+        int bad = 0;                                                                      \
+        for (int64_t e = 0; e < count; e++) bad |= !(X[e] >= -limit) | !(X[e] <= limit);  \
+        return bad;                                                                       \
+    }                                                                                     \
+    static int64_t first_outside_##SUF(const T *X, int64_t rows, int64_t n, T limit) {    \
+        for (int64_t r = 0; r < rows; r++)                                                \
+            if (outside_##SUF(X + r * n, n, limit)) return r;                             \
+        return rows; /* not reached: a block was found to hold one */                     \
+    }
+
+DEFINE_CHECKS(f4, float)
+DEFINE_CHECKS(f8, double)
 DEFINE_TRANSPOSES(f4, float)
 DEFINE_TRANSPOSES(f8, double)
 

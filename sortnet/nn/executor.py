@@ -327,15 +327,14 @@ def run(
     threads = positive_int(threads, "threads")
     array, single = check_input(model, X, dtype)
     dtype = array.dtype
-    kernel = None
+    kernel: Any = None
     steps: list[_Step] = []
-    if native.runs(model, dtype, engine):  # precompiled C: no JIT, no check weakened
-        kernel = native.kernel(model, dtype)
+    fused: native.NativeKernel | None = None  # the C kernel: checks chunks as it loads them
+    if native.runs(model, dtype, engine):
+        kernel = fused = native.kernel(model, dtype)
         if array.size >= _jit.AUTO_MIN_ELEMENTS:  # as the numba engine does: see below
             native.start_straight_line(model, dtype)
-        width = model.n + model.n_outputs
-        if chunk_rows is None:  # fewer calls; the checks still see cache-sized chunks
-            chunk_rows = max(native.MIN_CHUNK_ROWS, CHUNK_BYTES // (width * dtype.itemsize))
+        width = model.n + model.n_outputs  # chunks as the numba engine's: same refusals
     elif model_kernels.use_numba(model, array, engine):
         # A large batch also starts the model's straight-line kernel compiling in the
         # background (the generic kernel runs until it is ready).
@@ -364,6 +363,10 @@ def run(
             worker = _Worker(steps, model.n, chunk_rows, dtype)
         for start in starts[part::threads]:
             chunk = array[start : start + chunk_rows]
+            if fused is not None:  # the kernel finds what min/max would (NaN, |x| > limit)
+                if fused(chunk, result[start : start + chunk.shape[0]], limit) >= 0:
+                    return start, _refusal(chunk, start, limit, reason)
+                continue
             # min/max propagate NaN, so two reductions screen NaN, inf and out-of-range.
             if not (chunk.min() >= -limit and chunk.max() <= limit):
                 return start, _refusal(chunk, start, limit, reason)

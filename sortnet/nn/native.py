@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import ctypes
 import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sortnet._jit import Kernel, numba_available, requested_backend
+from sortnet._jit import numba_available, requested_backend
 from sortnet._native import load_library
 from sortnet.errors import SortnetError
 from sortnet.nn import kernels as model_kernels
@@ -41,11 +42,12 @@ ABI = 1
 #: The dtypes with a kernel, by the suffix of its function's name.
 SUFFIXES = {np.dtype(np.float32): "f4", np.dtype(np.float64): "f8"}
 
-#: The executor gives each call of this kernel at least this many rows (a chunk).
-MIN_CHUNK_ROWS = 4096
-
 _I64 = ctypes.c_int64
 _PTR = ctypes.c_void_p
+_LIMIT = {"f4": ctypes.c_float, "f8": ctypes.c_double}
+
+#: ``kernel(X, Y, limit=inf)``: -1, or the first row of ``X`` with NaN or ``|x| > limit``.
+NativeKernel = Callable[..., int]
 
 
 @functools.lru_cache(maxsize=1)
@@ -66,7 +68,7 @@ def library() -> ctypes.CDLL | None:
         function = getattr(lib, f"sortnet_model_{suffix}")
         function.restype = _I64
         function.argtypes = [_PTR, _PTR, _I64, _I64, _I64, _PTR, _I64]
-        function.argtypes += [_PTR, _PTR, _PTR, _PTR, _PTR, _I64]
+        function.argtypes += [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _LIMIT[suffix]]
     return lib
 
 
@@ -135,22 +137,26 @@ def start_straight_line(model: CompiledModel, dtype: Any) -> None:
         model_kernels.compile_in_background(model, dtype)
 
 
-def kernel(model: CompiledModel, dtype: Any) -> Kernel:
-    """``kernel(X, Y)``: fill ``Y`` with ``model``'s outputs on the rows of ``X``.
+def kernel(model: CompiledModel, dtype: Any) -> NativeKernel:
+    """``kernel(X, Y, limit=inf)``: fill ``Y`` with ``model``'s outputs on the rows of ``X``.
 
     ``X`` and ``Y`` must be C-contiguous arrays of ``dtype`` with ``model.n`` and
     ``model.n_outputs`` columns; the kernel runs on the calling thread (releasing
-    the GIL) and does not check the values (the executor does, before calling).
+    the GIL). It checks the values as it loads them: it returns -1, or the first
+    row of ``X`` holding NaN or a value outside ``[-limit, limit]``, which the
+    executor then refuses (``Y`` is undefined from that row's block on).
 
     Examples
     --------
     >>> import compilers, sortnet
     >>> model = compilers.compile(sortnet.network("bitonic", 4), "relu")
     >>> X = np.array([[3.0, -1.0, 2.0, 0.0]]); Y = np.empty_like(X)
-    >>> if available(): kernel(model, X.dtype)(X, Y)
-    ... else: Y[:] = np.sort(X)
-    >>> Y
-    array([[-1.,  0.,  2.,  3.]])
+    >>> if available(): code = kernel(model, X.dtype)(X, Y)
+    ... else: Y[:] = np.sort(X); code = -1
+    >>> Y, code
+    (array([[-1.,  0.,  2.,  3.]]), -1)
+    >>> kernel(model, X.dtype)(X, Y, limit=2.5) if available() else 0
+    0
     """
     lib = library()
     dtype = np.dtype(dtype)
@@ -162,7 +168,7 @@ def kernel(model: CompiledModel, dtype: Any) -> Kernel:
     width, n, nout = program(model, dtype).width, model.n, model.n_outputs
     pointers = tuple(array.ctypes.data for array in arrays)
 
-    def run(X: np.ndarray, Y: np.ndarray) -> None:
+    def run(X: np.ndarray, Y: np.ndarray, limit: float = np.inf) -> int:
         if not (X.flags.c_contiguous and Y.flags.c_contiguous and Y.flags.writeable):
             raise SortnetError("the precompiled model kernel needs C-contiguous arrays")
         shapes = (X.shape[1:], Y.shape)
@@ -181,9 +187,11 @@ def kernel(model: CompiledModel, dtype: Any) -> Kernel:
             *pointers[1:5],
             pointers[5],
             nout,
+            limit,
         )
         if code == -2:
             raise MemoryError("the precompiled model kernel could not allocate its block buffer")
+        return int(code)
 
     run.arrays = arrays  # type: ignore[attr-defined]  # keeps the arrays alive with it
     return run
