@@ -43,10 +43,6 @@
 /* Rows per block. */
 #define BLOCK 64
 
-/* The vector width of the AVX-512 copy (bytes). */
-#ifndef VBYTES_V4
-#define VBYTES_V4 64
-#endif
 
 #define SORTNET_ABI 1
 
@@ -63,7 +59,7 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
    a unit is computed in strips of NS vectors (at most 8, so a strip's accumulators
    and the loaded row fit in the 16 registers of AVX2), each strip's accumulators in
    registers while the unit's terms are added. */
-#define DEFINE_MODEL(SUF, ISA, ATTR, VBYTES, T, VI, MAG, FABS, EXPF, LOG1PF)                \
+#define DEFINE_MODEL(SUF, ISA, ATTR, VBYTES, T, VI, MAG, FABS, EXPF, LOG1PF, MAX0)          \
     typedef T V_##SUF##_##ISA __attribute__((vector_size(VBYTES)));                       \
     typedef VI VI_##SUF##_##ISA __attribute__((vector_size(VBYTES)));                     \
     ATTR static __attribute__((noinline)) void units_##SUF##_##ISA(T *restrict S, const int64_t *restrict units,         \
@@ -103,8 +99,7 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
                         for (int k = 0; k < NS; k++) out[k] = (V)((VJ)acc[k] & mag);      \
                         break;                                                            \
                     case RELU: /* numba's max(z, 0): 0 when 0 > z, else z (-0.0 stays) */ \
-                        for (int k = 0; k < NS; k++)                                      \
-                            out[k] = (V)((VJ)acc[k] & ~(VJ)(zero > acc[k]));              \
+                        for (int k = 0; k < NS; k++) out[k] = MAX0(zero, acc[k]);         \
                         break;                                                            \
                     case STEP:                                                            \
                         for (int k = 0; k < NS; k++)                                      \
@@ -213,19 +208,30 @@ DEFINE_CHECKS(f8, double)
 DEFINE_TRANSPOSES(f4, float)
 DEFINE_TRANSPOSES(f8, double)
 
-#define DEFINE_ISA(ISA, ATTR, VBYTES)                                                      \
-    DEFINE_MODEL(f4, ISA, ATTR, VBYTES, float, int32_t, INT32_MAX, fabsf, expf, log1pf)    \
-    DEFINE_MODEL(f8, ISA, ATTR, VBYTES, double, int64_t, INT64_MAX, fabs, exp, log1p)
+#define DEFINE_ISA(ISA, ATTR, VBYTES, MAX4, MAX8)                                          \
+    DEFINE_MODEL(f4, ISA, ATTR, VBYTES, float, int32_t, INT32_MAX, fabsf, expf, log1pf, MAX4) \
+    DEFINE_MODEL(f8, ISA, ATTR, VBYTES, double, int64_t, INT64_MAX, fabs, exp, log1p, MAX8)
+
+/* numba's max(a, z) for z = 0: z when z > a, else a (so -0.0 stays), in bit operations,
+   or as x86's max instruction, which computes exactly that (src1 > src2 ? src1 : src2). */
+#define MAX0_BITS(z, a) ((V)((VJ)(a) & ~(VJ)((z) > (a))))
 
 /* One copy per instruction set, each with vectors of its register width, chosen at
    each call (a chunk of rows) from the CPU's features. */
 #if defined(SORTNET_NO_CLONES) || !(defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__))
-DEFINE_ISA(base, , 16)
+DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS)
 #define DISPATCH(SUF) return model_##SUF##_base(MODEL_ARGS)
 #else
-DEFINE_ISA(base, , 16)
-DEFINE_ISA(v3, __attribute__((target("arch=x86-64-v3"))), 32)
-DEFINE_ISA(v4, __attribute__((target("arch=x86-64-v4"))), VBYTES_V4)
+#include <immintrin.h>
+#define MAX0_PS(z, a) ((V)_mm_max_ps((__m128)(z), (__m128)(a)))
+#define MAX0_PD(z, a) ((V)_mm_max_pd((__m128d)(z), (__m128d)(a)))
+#define MAX0_PS256(z, a) ((V)_mm256_max_ps((__m256)(z), (__m256)(a)))
+#define MAX0_PD256(z, a) ((V)_mm256_max_pd((__m256d)(z), (__m256d)(a)))
+#define MAX0_PS512(z, a) ((V)_mm512_max_ps((__m512)(z), (__m512)(a)))
+#define MAX0_PD512(z, a) ((V)_mm512_max_pd((__m512d)(z), (__m512d)(a)))
+DEFINE_ISA(base, , 16, MAX0_PS, MAX0_PD)
+DEFINE_ISA(v3, __attribute__((target("arch=x86-64-v3"))), 32, MAX0_PS256, MAX0_PD256)
+DEFINE_ISA(v4, __attribute__((target("arch=x86-64-v4"))), 64, MAX0_PS512, MAX0_PD512)
 #define DISPATCH(SUF)                                                                      \
     if (__builtin_cpu_supports("x86-64-v4")) return model_##SUF##_v4(MODEL_ARGS);          \
     if (__builtin_cpu_supports("x86-64-v3")) return model_##SUF##_v3(MODEL_ARGS);          \
