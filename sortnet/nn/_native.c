@@ -19,7 +19,8 @@
  * the products of a unit's terms added left to right in term order, the bias last,
  * no fused multiply-add (the file must be compiled with -ffp-contract=off, and
  * without -ffast-math), and activations with the same comparisons (relu keeps -0.0
- * as numba's max(z, 0) does). identity, abs, relu, step and indicator are therefore
+ * as numba's max(z, 0) does; on x86 it is the max instruction, which computes exactly
+ * that). identity, abs, relu, step and indicator are therefore
  * bit-identical to it; softplus calls the C library's expf/exp and log1pf/log1p.
  *
  * Input check, fused into the block loads: a value that is NaN or outside
@@ -43,7 +44,6 @@
 /* Rows per block. */
 #define BLOCK 64
 
-
 #define SORTNET_ABI 1
 
 int64_t sortnet_abi(void) { return SORTNET_ABI; }
@@ -62,10 +62,10 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
 #define DEFINE_MODEL(SUF, ISA, ATTR, VBYTES, T, VI, MAG, FABS, EXPF, LOG1PF, MAX0)          \
     typedef T V_##SUF##_##ISA __attribute__((vector_size(VBYTES)));                       \
     typedef VI VI_##SUF##_##ISA __attribute__((vector_size(VBYTES)));                     \
-    ATTR static __attribute__((noinline)) void units_##SUF##_##ISA(T *restrict S, const int64_t *restrict units,         \
-                                    int64_t nunits, const uint8_t *restrict biased,       \
-                                    const T *restrict bias, const int64_t *restrict terms, \
-                                    const T *restrict weights) {                          \
+    ATTR static __attribute__((noinline)) void units_##SUF##_##ISA(                       \
+        T *restrict S, const int64_t *restrict units, int64_t nunits,                     \
+        const uint8_t *restrict biased, const T *restrict bias,                           \
+        const int64_t *restrict terms, const T *restrict weights) {                       \
         typedef V_##SUF##_##ISA V;                                                        \
         typedef VI_##SUF##_##ISA VJ;                                                      \
         enum { NV = BLOCK * (int)sizeof(T) / VBYTES, NS = NV < 8 ? NV : 8 };              \
