@@ -74,11 +74,28 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
         V *Sv = (V *)S;                                                                   \
         for (int64_t u = 0; u < nunits; u++) {                                            \
             const int64_t target = units[4 * u], first = units[4 * u + 1];                \
-            const int64_t stop = units[4 * u + 2], code = units[4 * u + 3];               \
+            const int64_t stop = units[4 * u + 2], code = units[4 * u + 3] & 7;           \
+            const int pair = (units[4 * u + 3] & NEGATED_NEXT) != 0;                      \
             for (int s = 0; s < NV; s += NS) {                                            \
-                V acc[NS];                                                                \
+                V acc[NS], neg[NS];                                                       \
                 if (first == stop) {                                                      \
-                    for (int k = 0; k < NS; k++) acc[k] = zero;                           \
+                    for (int k = 0; k < NS; k++) acc[k] = neg[k] = zero;                  \
+                } else if (pair) { /* unit u + 1 = unit u negated: -(x * w) == x * -w */  \
+                    const V *row = Sv + terms[first] * NV + s;                            \
+                    const T weight = weights[first];                                      \
+                    for (int k = 0; k < NS; k++) {                                        \
+                        acc[k] = row[k] * weight;                                         \
+                        neg[k] = -acc[k];                                                 \
+                    }                                                                     \
+                    for (int64_t t = first + 1; t < stop; t++) {                          \
+                        const V *other = Sv + terms[t] * NV + s;                          \
+                        const T w = weights[t];                                           \
+                        for (int k = 0; k < NS; k++) {                                    \
+                            V product = other[k] * w;                                     \
+                            acc[k] = acc[k] + product;                                    \
+                            neg[k] = neg[k] - product; /* a - b is a + -b, exactly */     \
+                        }                                                                 \
+                    }                                                                     \
                 } else {                                                                  \
                     const V *row = Sv + terms[first] * NV + s;                            \
                     const T weight = weights[first];                                      \
@@ -89,43 +106,12 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
                         for (int k = 0; k < NS; k++) acc[k] = acc[k] + other[k] * w;      \
                     }                                                                     \
                 }                                                                         \
-                if (biased[u]) {                                                          \
-                    const T b = bias[u];                                                  \
-                    for (int k = 0; k < NS; k++) acc[k] = acc[k] + b;                     \
-                }                                                                         \
-                V *out = Sv + target * NV + s;                                            \
-                switch (code) {                                                           \
-                    case ABS:                                                             \
-                        for (int k = 0; k < NS; k++) out[k] = (V)((VJ)acc[k] & mag);      \
-                        break;                                                            \
-                    case RELU: /* numba's max(z, 0): 0 when 0 > z, else z (-0.0 stays) */ \
-                        for (int k = 0; k < NS; k++) out[k] = MAX0(zero, acc[k]);         \
-                        break;                                                            \
-                    case STEP:                                                            \
-                        for (int k = 0; k < NS; k++)                                      \
-                            out[k] = (V)((VJ)(acc[k] >= zero) & (VJ)one);                 \
-                        break;                                                            \
-                    case INDICATOR:                                                       \
-                        for (int k = 0; k < NS; k++) {                                    \
-                            V a = (V)((VJ)acc[k] & mag);                                  \
-                            out[k] = (V)((VJ)(a <= one) & (VJ)one);                       \
-                        }                                                                 \
-                        break;                                                            \
-                    case SOFTPLUS: {                                                      \
-                        for (int k = 0; k < NS; k++) out[k] = acc[k];                     \
-                        T *z = (T *)out;                                                  \
-                        for (int r = 0; r < NS * VBYTES / (int)sizeof(T); r++) {          \
-                            T x = z[r];                                                   \
-                            T m = (T)0 > x ? (T)0 : x;                                    \
-                            z[r] = m + LOG1PF(EXPF(-FABS(x)));                            \
-                        }                                                                 \
-                        break;                                                            \
-                    }                                                                     \
-                    default:                                                              \
-                        for (int k = 0; k < NS; k++) out[k] = acc[k];                     \
-                        break;                                                            \
-                }                                                                         \
+                FINISH(acc, u, code, target, MAX0, FABS, EXPF, LOG1PF);                   \
+                if (pair)                                                                 \
+                    FINISH(neg, u + 1, units[4 * u + 7] & 7, units[4 * u + 4], MAX0, FABS, \
+                           EXPF, LOG1PF);                                                 \
             }                                                                             \
+            u += pair;                                                                    \
         }                                                                                 \
     }                                                                                     \
     ATTR static int64_t model_##SUF##_##ISA(MODEL_PARAMS(T)) {                            \
@@ -164,6 +150,49 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
     WIDTH(SUF, ISA, 10) WIDTH(SUF, ISA, 11) WIDTH(SUF, ISA, 12) WIDTH(SUF, ISA, 13)        \
     WIDTH(SUF, ISA, 14) WIDTH(SUF, ISA, 15) WIDTH(SUF, ISA, 16) WIDTH(SUF, ISA, 24)        \
     WIDTH(SUF, ISA, 32)
+
+/* Bias, activation and store of unit U's strip of accumulators ACC (in units_*). */
+#define FINISH(ACC, U, CODE, TARGET, MAX0, FABS, EXPF, LOG1PF)                            \
+    do {                                                                                  \
+        if (biased[U]) {                                                                  \
+            const __typeof__(+bias[0]) b = bias[U];                                        \
+            for (int k = 0; k < NS; k++) ACC[k] = ACC[k] + b;                             \
+        }                                                                                 \
+        V *out = Sv + (TARGET) * NV + s;                                                  \
+        switch (CODE) {                                                                   \
+            case ABS:                                                                     \
+                for (int k = 0; k < NS; k++) out[k] = (V)((VJ)ACC[k] & mag);              \
+                break;                                                                    \
+            case RELU: /* numba's max(z, 0): 0 when 0 > z, else z (-0.0 stays) */         \
+                for (int k = 0; k < NS; k++) out[k] = MAX0(zero, ACC[k]);                 \
+                break;                                                                    \
+            case STEP:                                                                    \
+                for (int k = 0; k < NS; k++) out[k] = (V)((VJ)(ACC[k] >= zero) & (VJ)one); \
+                break;                                                                    \
+            case INDICATOR:                                                               \
+                for (int k = 0; k < NS; k++) {                                            \
+                    V a = (V)((VJ)ACC[k] & mag);                                          \
+                    out[k] = (V)((VJ)(a <= one) & (VJ)one);                               \
+                }                                                                         \
+                break;                                                                    \
+            case SOFTPLUS: {                                                              \
+                for (int k = 0; k < NS; k++) out[k] = ACC[k];                             \
+                __typeof__(+bias[0]) *z = (__typeof__(+bias[0]) *)out;                      \
+                for (int r = 0; r < NS * (int)(sizeof(V) / sizeof(z[0])); r++) {          \
+                    __typeof__(+bias[0]) x = z[r], m = 0 > x ? 0 : x;                      \
+                    z[r] = m + LOG1PF(EXPF(-FABS(x)));                                    \
+                }                                                                         \
+                break;                                                                    \
+            }                                                                             \
+            default:                                                                      \
+                for (int k = 0; k < NS; k++) out[k] = ACC[k];                             \
+                break;                                                                    \
+        }                                                                                 \
+    } while (0)
+
+/* Flag in a unit's code: the next unit has the same terms with every weight negated
+   (relu(z) and relu(-z) units); both are computed in one pass over the terms. */
+#define NEGATED_NEXT 16
 
 #define MODEL_PARAMS(T)                                                                   \
     const T *X, T *Y, int64_t rows, int64_t n, int64_t width, const int64_t *units,       \

@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 #: The library's interface version; a build of another version is not used.
 ABI = 1
 
+#: Flag in a unit's code: the next unit is this one with every weight negated.
+NEGATED_NEXT = 16
+
 #: The dtypes with a kernel, by the suffix of its function's name.
 SUFFIXES = {np.dtype(np.float32): "f4", np.dtype(np.float64): "f8"}
 
@@ -200,9 +203,11 @@ def kernel(model: CompiledModel, dtype: Any) -> NativeKernel:
 def _arrays(model: CompiledModel, dtype: np.dtype) -> tuple[np.ndarray, ...]:
     """The program's arrays as the C kernel reads them (int64, uint8, ``dtype``)."""
     p = program(model, dtype)
-    order = schedule(p.units, p.terms, p.biased)
+    order, paired = schedule(p.units, p.terms, p.weights, p.biased)
+    units = np.ascontiguousarray(p.units[order], dtype=np.int64)
+    units[paired, 3] |= NEGATED_NEXT
     return (
-        np.ascontiguousarray(p.units[order], dtype=np.int64),
+        units,
         np.ascontiguousarray(p.biased[order], dtype=np.uint8),
         np.ascontiguousarray(p.bias[order], dtype=dtype),
         np.ascontiguousarray(p.terms, dtype=np.int64),
@@ -211,36 +216,66 @@ def _arrays(model: CompiledModel, dtype: np.dtype) -> tuple[np.ndarray, ...]:
     )
 
 
-def schedule(units: np.ndarray, terms: np.ndarray, biased: np.ndarray) -> np.ndarray:
-    """An order of the units that computes the same values with predictable branches.
+def schedule(
+    units: np.ndarray, terms: np.ndarray, weights: np.ndarray, biased: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """An order of the units that computes the same values faster, and its negated pairs.
 
     The units are cut into runs in which no unit reads or writes a buffer row that
     another unit of the run writes (a layer's hidden units, its residual outputs);
     the units of a run are independent, so any order within it computes every unit
-    with the same arithmetic. Each run is sorted (stably) by activation code, number
-    of terms and bias, so the kernel's branches and loop counts repeat.
+    with the same arithmetic. In a run, a unit whose terms are another's with every
+    weight negated (``relu(z)`` and ``relu(-z)``) is placed right after it and the
+    first is marked (``paired``): the kernel computes both in one pass, the second
+    from the first's products (``x * -w == -(x * w)`` and ``a - b == a + -b``
+    exactly). Each run is then sorted (stably) by activation code, number of terms
+    and bias, so the kernel's branches and loop counts repeat.
 
     Examples
     --------
     >>> units = np.array([[4, 0, 2, 2], [5, 2, 3, 0], [6, 3, 5, 2], [7, 5, 6, 0]])
     >>> terms = np.array([0, 1, 0, 0, 1, 4])  # the last unit reads row 4: a new run
-    >>> schedule(units, terms, np.zeros(4, bool)).tolist()
-    [1, 0, 2, 3]
+    >>> weights = np.array([0.5, -0.5, 1.0, -0.5, 0.5, 1.0])  # unit 2 negates unit 0
+    >>> order, paired = schedule(units, terms, weights, np.zeros(4, bool))
+    >>> order.tolist(), paired.tolist()
+    ([1, 0, 2, 3], [False, True, False, False])
     """
     keys = np.lexsort((biased, units[:, 2] - units[:, 1], units[:, 3]))
     rank = np.empty(len(units), dtype=np.int64)
     rank[keys] = np.arange(len(units))
     order: list[int] = []
+    paired: list[bool] = []
+    all_terms, all_weights = terms.tolist(), weights.tolist()
+
+    def close(run: list[int]) -> None:
+        partner: dict[int, int] = {}
+        waiting: dict[tuple[tuple[int, ...], tuple[float, ...]], list[int]] = {}
+        for u in run:
+            first, stop = int(units[u, 1]), int(units[u, 2])
+            rows = tuple(all_terms[first:stop])
+            key = (rows, tuple(-w for w in all_weights[first:stop]))
+            if first < stop and waiting.get(key):
+                partner[waiting[key].pop(0)] = u
+            else:
+                waiting.setdefault((rows, tuple(all_weights[first:stop])), []).append(u)
+        seconds = set(partner.values())
+        for u in sorted((u for u in run if u not in seconds), key=rank.__getitem__):
+            order.append(u)
+            paired.append(u in partner)
+            if u in partner:
+                order.append(partner[u])
+                paired.append(False)
+
     run: list[int] = []
     written: set[int] = set()
     read: set[int] = set()
     for u, (target, first, stop, _code) in enumerate(units.tolist()):
-        reads = set(terms[first:stop].tolist())
+        reads = set(all_terms[first:stop])
         if target in written or target in read or not reads.isdisjoint(written):
-            order += sorted(run, key=rank.__getitem__)
+            close(run)
             run, written, read = [], set(), set()
         run.append(u)
         written.add(target)
         read |= reads
-    order += sorted(run, key=rank.__getitem__)
-    return np.array(order, dtype=np.int64)
+    close(run)
+    return np.array(order, dtype=np.int64), np.array(paired, dtype=bool)
