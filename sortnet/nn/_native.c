@@ -11,11 +11,15 @@
  * (vectors of the instruction set's width, in strips of at most 8 vectors, kept in
  * registers while the unit's terms are added), so each term is one packed multiply
  * and one packed add per vector, with no load or store of the accumulators; bias,
- * activation and one store per vector follow. There is one copy of the kernel per
+ * activation and one store per vector follow. A unit flagged NEGATED_NEXT and the
+ * next unit, which has the same terms with every weight negated (relu(z), relu(-z)),
+ * are computed in one pass: one product per term, added to one sum and subtracted
+ * from the other. There is one copy of the kernel per
  * instruction set (AVX-512, AVX2, baseline), chosen at each call from the CPU's
  * features, and the block transposes have copies for common constant widths.
  *
- * Exactness: the arithmetic is the numba generic kernel's, operation for operation:
+ * Exactness: the arithmetic is the numba generic kernel's, operation for operation
+ * (the paired unit's x * -w is -(x * w) and a + -b is a - b, both exactly):
  * the products of a unit's terms added left to right in term order, the bias last,
  * no fused multiply-add (the file must be compiled with -ffp-contract=off, and
  * without -ffast-math), and activations with the same comparisons (relu keeps -0.0
