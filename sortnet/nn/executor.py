@@ -1,8 +1,14 @@
 """The neural executor: run a :class:`~sortnet.nn.model.CompiledModel` on a batch.
 
-Two engines compute exactly what the layers say (weighted sums, bias, activation
+Three engines compute exactly what the layers say (weighted sums, bias, activation
 per unit, skip) and nothing else:
 
+* the precompiled C kernel (:mod:`sortnet.nn.native`, an optional extension built at
+  install): the generic program (:mod:`sortnet.nn.program`) with no JIT at all, bit
+  for bit the numba generic kernel and several times faster. It runs in ``auto``
+  mode whenever it is built and the model's activations have codes, unless the
+  model's straight-line numba kernel is compiled already (that one is faster
+  still); a large batch starts that kernel compiling in the background, as below.
 * ``numba`` (:mod:`sortnet.nn.kernels`): the model's non-zero weights only. A
   model's own straight-line kernel (one statement per unit, values in registers;
   up to ``model_kernels.MAX_TERMS`` non-zero weights; 3 s to compile for bitonic
@@ -43,6 +49,7 @@ from sortnet import _jit
 from sortnet._args import positive_int
 from sortnet.errors import InputError
 from sortnet.nn import kernels as model_kernels
+from sortnet.nn import native
 from sortnet.nn._blas import set_thread_local_blas_threads
 from sortnet.nn.activations import ACTIVATIONS
 from sortnet.nn.layer import Matrix, to_dense
@@ -284,8 +291,9 @@ def run(
     engine : {None, "auto", "numba", "numpy"}
         None reads ``$SORTNET_KERNEL`` (default ``"auto"``). ``"numba"`` runs the
         generated kernel (compiling it on first use),
-        ``"numpy"`` the matrix products; ``"auto"`` picks numba when it is
-        installed and worth it (see the module notes). Same checks and results
+        ``"numpy"`` the matrix products; ``"auto"`` picks the precompiled C
+        kernel when it is built, else numba when it is installed and worth it
+        (see the module notes). Same checks and results
         either way, up to summation order.
 
     Returns
@@ -319,9 +327,15 @@ def run(
     threads = positive_int(threads, "threads")
     array, single = check_input(model, X, dtype)
     dtype = array.dtype
-    kernel = None
+    kernel: Any = None
     steps: list[_Step] = []
-    if model_kernels.use_numba(model, array, engine):
+    fused: native.NativeKernel | None = None  # the C kernel: checks chunks as it loads them
+    if native.runs(model, dtype, engine):
+        kernel = fused = native.kernel(model, dtype)
+        if array.size >= _jit.AUTO_MIN_ELEMENTS:  # as the numba engine does: see below
+            native.start_straight_line(model, dtype)
+        width = model.n + model.n_outputs  # chunks as the numba engine's: same refusals
+    elif model_kernels.use_numba(model, array, engine):
         # A large batch also starts the model's straight-line kernel compiling in the
         # background (the generic kernel runs until it is ready).
         big = array.size >= _jit.AUTO_MIN_ELEMENTS
@@ -349,6 +363,10 @@ def run(
             worker = _Worker(steps, model.n, chunk_rows, dtype)
         for start in starts[part::threads]:
             chunk = array[start : start + chunk_rows]
+            if fused is not None:  # the kernel finds what min/max would (NaN, |x| > limit)
+                if fused(chunk, result[start : start + chunk.shape[0]], limit) >= 0:
+                    return start, _refusal(chunk, start, limit, reason)
+                continue
             # min/max propagate NaN, so two reductions screen NaN, inf and out-of-range.
             if not (chunk.min() >= -limit and chunk.max() <= limit):
                 return start, _refusal(chunk, start, limit, reason)
