@@ -235,7 +235,9 @@ def test_engine_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         np.testing.assert_array_equal(model(X), np.sort(X, axis=1))
         assert model_kernels.is_compiled(model, np.float64)  # engine=numba compiled it
         monkeypatch.setenv(_jit.ENV_BACKEND, "auto")
-        assert not native.runs(model, np.float64)  # the straight-line kernel is faster
+        assert native.runs(model, np.float64)  # n <= 16: the C kernel was as fast or faster
+        monkeypatch.setattr(native, "NATIVE_FIRST_MAX_N", 4)  # as for a model with n > 16:
+        assert not native.runs(model, np.float64)  # the straight-line kernel is faster there
         np.testing.assert_array_equal(model(X), np.sort(X, axis=1))
 
 

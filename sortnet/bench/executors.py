@@ -163,13 +163,17 @@ def _prepare_circuit(net: Network, precompile: bool) -> Prepared:
 
 def _precompile_model(model: Any) -> str:
     """Compile (or load) the kernel a large batch runs ``model`` on; its description."""
-    from sortnet.nn import kernels
+    from sortnet.nn import kernels, native
 
     if kernels.choose_engine() == "numpy":
         return ", numpy engine"
+    if native.runs(model, np.float32) and model.n <= native.NATIVE_FIRST_MAX_N:
+        return ", precompiled C kernel"  # nothing to compile, and nothing faster to compile
     if kernels.compilable(model):
         kernels.get_kernel(model, np.float32)
         return ", numba straight-line kernel"
+    if native.runs(model, np.float32):
+        return ", precompiled C kernel"
     kernels.generic_function(np.float32)
     return ", numba generic kernel"
 
