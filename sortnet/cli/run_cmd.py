@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-from sortnet import _jit
 from sortnet.cli._stream import add_stream_arguments, npy_target, open_input, stream_rows
 from sortnet.nn import kernels as model_kernels
 from sortnet.nn import native
@@ -56,9 +55,8 @@ def run(args: argparse.Namespace) -> int:
     # Decide the engine on the whole input, not per block (see sort_cmd._prepare_kernel);
     # a broadcast view has the input's size without its memory.
     whole = np.broadcast_to(dtype.type(0), X.shape)
-    if native.runs(model, dtype):  # precompiled: nothing to compile but the faster kernel
-        if whole.size >= _jit.AUTO_MIN_ELEMENTS:
-            native.start_straight_line(model, dtype)
+    if native.runs(model, dtype):  # precompiled: nothing to compile
+        pass
     elif model_kernels.use_numba(model, whole, None):
         model_kernels.kernel_for(model, dtype, background=True)
 

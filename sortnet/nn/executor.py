@@ -331,9 +331,11 @@ def run(
     steps: list[_Step] = []
     fused: native.NativeKernel | None = None  # the C kernel: checks chunks as it loads them
     if native.runs(model, dtype, engine):
+        # No straight-line kernel is compiled in the background here: at n = 32 it is
+        # faster once ready, but compiling it held a core and the GIL for seconds (cold,
+        # 1M float32 rows, relu: first calls 1.2-1.7 s and later calls 214-732 ms with
+        # it, 0.12-0.14 s and 107-118 ms without it).
         kernel = fused = native.kernel(model, dtype)
-        if array.size >= _jit.AUTO_MIN_ELEMENTS:  # as the numba engine does: see below
-            native.start_straight_line(model, dtype)
         width = model.n + model.n_outputs  # chunks as the numba engine's: same refusals
     elif model_kernels.use_numba(model, array, engine):
         # A large batch also starts the model's straight-line kernel compiling in the

@@ -42,10 +42,11 @@ ABI = 1
 #: Flag in a unit's code: the next unit is this one with every weight negated.
 NEGATED_NEXT = 16
 
-#: Up to this n the C kernel runs even where the straight-line numba kernel is compiled,
-#: and no straight-line kernel is compiled in the background: measured (relu, best, 1M
-#: float32 rows, load about 0.8) C 5.1 / 9.6 / 28.4 ms against 4.4 / 17.6 / 30.7 ms at
-#: n = 4 / 8 / 16, while at n = 32 the straight-line kernel took 71.5 ms to C's 105 ms.
+#: Up to this n the C kernel runs even where the straight-line numba kernel was compiled
+#: on request (none is compiled in the background when the C kernel runs): measured
+#: (relu, best, 1M float32 rows, load about 0.8) C 5.1 / 9.6 / 28.4 ms against
+#: 4.4 / 17.6 / 30.7 ms at n = 4 / 8 / 16, while at n = 32 the straight-line kernel
+#: took 71.5 ms to C's 105 ms.
 NATIVE_FIRST_MAX_N = 16
 
 #: The dtypes with a kernel, by the suffix of its function's name.
@@ -130,23 +131,6 @@ def runs(model: CompiledModel, dtype: Any, engine: str | None = None) -> bool:
         and model_kernels.compilable(model)
         and model_kernels.is_compiled(model, dtype)
     )
-
-
-def start_straight_line(model: CompiledModel, dtype: Any) -> None:
-    """Start compiling ``model``'s straight-line numba kernel in the background.
-
-    Only when numba is installed, the model is small enough for one
-    (:func:`sortnet.nn.kernels.compilable`) and its ``n`` is above
-    :data:`NATIVE_FIRST_MAX_N` (below, it would not be faster); :func:`runs` prefers it
-    once it is ready.
-
-    Examples
-    --------
-    >>> import compilers, sortnet
-    >>> start_straight_line(compilers.compile(sortnet.network("bitonic", 2), "relu"), "f8")
-    """
-    if model.n > NATIVE_FIRST_MAX_N and numba_available() and model_kernels.compilable(model):
-        model_kernels.compile_in_background(model, dtype)
 
 
 def kernel(model: CompiledModel, dtype: Any) -> NativeKernel:
