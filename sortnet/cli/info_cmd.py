@@ -14,7 +14,8 @@ from sortnet.network import Network
 PAYS_UP_TO_N = 64
 SLOWER_NOTE = (
     "note:   past n = 64 sortnet.sort is slower than np.sort on the development machine "
-    "(0.66-0.73x at n = 128-256, bitonic, float32); networks pay up to n = 64"
+    "(0.31-0.68x at n = 128-256, bitonic and odd-even merge, float32); networks pay up "
+    "to n = 64"
 )
 
 #: The keys of ``sortnet info --json``, in order.
