@@ -57,6 +57,21 @@ int64_t sortnet_abi(void) { return SORTNET_ABI; }
    bitwise selects stored unconditionally: written as `a = swap ? y : x`, GCC turned the
    stores into a branch on "any lane swaps" per vector, mispredicted on random data
    (3-10x slower at n >= 24). */
+/* Load a block of mr rows into the buffer (buf[w * BLOCK + r] = src[r * n + w]); for
+   floats, first look for NaN in it: -1, or the block's first row holding one. */
+#define DEFINE_LOAD(SUF, T, FLOAT)                                                      \
+    static inline __attribute__((always_inline)) int64_t load_block_##SUF(              \
+        const T *src, T *buf, int64_t mr, int64_t n) {                                  \
+        if (FLOAT) {                                                                    \
+            int bad = 0;                                                                \
+            for (int64_t e = 0; e < mr * n; e++) bad |= src[e] != src[e];               \
+            if (bad) return find_nan_##SUF(src, mr, n);                                 \
+        }                                                                               \
+        for (int64_t r = 0; r < mr; r++)                                                \
+            for (int64_t w = 0; w < n; w++) buf[w * BLOCK + r] = src[r * n + w];        \
+        return -1;                                                                      \
+    }
+
 #define DEFINE_VECTORS(SUF, T, BITS)                                                    \
     typedef T vec_##SUF __attribute__((vector_size(64), aligned(64)));                  \
     typedef BITS bits_##SUF __attribute__((vector_size(64), aligned(64)));
@@ -71,16 +86,11 @@ int64_t sortnet_abi(void) { return SORTNET_ABI; }
         for (int64_t r0 = 0; r0 < rows; r0 += BLOCK) {                                  \
             int64_t mr = rows - r0 < BLOCK ? rows - r0 : BLOCK;                         \
             const T *src = X + r0 * n;                                                  \
-            if (FLOAT) {                                                                \
-                int bad = 0;                                                            \
-                for (int64_t e = 0; e < mr * n; e++) bad |= src[e] != src[e];           \
-                if (bad) {                                                              \
-                    free(buf);                                                          \
-                    return r0 + find_nan_##SUF(src, mr, n);                             \
-                }                                                                       \
+            int64_t nan = load_block_##SUF(src, buf, mr, n);                            \
+            if (nan >= 0) {                                                             \
+                free(buf);                                                              \
+                return r0 + nan;                                                        \
             }                                                                           \
-            for (int64_t r = 0; r < mr; r++)                                            \
-                for (int64_t w = 0; w < n; w++) buf[w * BLOCK + r] = src[r * n + w];    \
             for (int64_t c = 0; c < m; c++) {                                           \
                 vec_##SUF *a = (vec_##SUF *)(buf + pairs[2 * c] * BLOCK);               \
                 vec_##SUF *b = (vec_##SUF *)(buf + pairs[2 * c + 1] * BLOCK);           \
@@ -116,17 +126,12 @@ int64_t sortnet_abi(void) { return SORTNET_ABI; }
         for (int64_t r0 = 0; r0 < rows; r0 += BLOCK) {                                  \
             int64_t mr = rows - r0 < BLOCK ? rows - r0 : BLOCK;                         \
             const T *src = X + r0 * n;                                                  \
-            if (FLOAT) {                                                                \
-                int bad = 0;                                                            \
-                for (int64_t e = 0; e < mr * n; e++) bad |= src[e] != src[e];           \
-                if (bad) {                                                              \
-                    free(buf);                                                          \
-                    free(idx);                                                          \
-                    return r0 + find_nan_##SUF(src, mr, n);                             \
-                }                                                                       \
+            int64_t nan = load_block_##SUF(src, buf, mr, n);                            \
+            if (nan >= 0) {                                                             \
+                free(buf);                                                              \
+                free(idx);                                                              \
+                return r0 + nan;                                                        \
             }                                                                           \
-            for (int64_t r = 0; r < mr; r++)                                            \
-                for (int64_t w = 0; w < n; w++) buf[w * BLOCK + r] = src[r * n + w];    \
             for (int64_t w = 0; w < n; w++)                                             \
                 for (int r = 0; r < BLOCK; r++) idx[w * BLOCK + r] = (int32_t)w;        \
             for (int64_t c = 0; c < m; c++) {                                           \
@@ -192,9 +197,10 @@ int64_t sortnet_abi(void) { return SORTNET_ABI; }
 #define DEFINE_KERNELS(SUF, T, BITS, FLOAT, DISPATCH) \
     DEFINE_VECTORS(SUF, T, BITS)                      \
     DEFINE_FIND_NAN(SUF, T)                           \
-    DEFINE_SORT(SUF, T, FLOAT)                  \
-    DEFINE_ARGSORT(SUF, T, FLOAT)               \
-    DISPATCH(sort, SUF, T, T)                   \
+    DEFINE_LOAD(SUF, T, FLOAT)                        \
+    DEFINE_SORT(SUF, T, FLOAT)                        \
+    DEFINE_ARGSORT(SUF, T, FLOAT)                     \
+    DISPATCH(sort, SUF, T, T)                         \
     DISPATCH(argsort, SUF, T, int64_t)
 
 DEFINE_KERNELS(f4, float, uint32_t, 1, DEFINE_DISPATCH)

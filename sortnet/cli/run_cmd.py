@@ -55,9 +55,8 @@ def run(args: argparse.Namespace) -> int:
     # Decide the engine on the whole input, not per block (see sort_cmd._prepare_kernel);
     # a broadcast view has the input's size without its memory.
     whole = np.broadcast_to(dtype.type(0), X.shape)
-    if native.runs(model, dtype):  # precompiled: nothing to compile
-        pass
-    elif model_kernels.use_numba(model, whole, None):
+    # The C kernel is precompiled: only the numba engine has a kernel to compile first.
+    if not native.runs(model, dtype) and model_kernels.use_numba(model, whole, None):
         model_kernels.kernel_for(model, dtype, background=True)
 
     def text(block: np.ndarray, Y: np.ndarray) -> np.ndarray:
