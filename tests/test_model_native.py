@@ -249,3 +249,16 @@ def test_kernel_refuses_wrong_arrays() -> None:
         kernel(np.zeros((4, 6))[:, ::2], np.zeros((4, 3)))
     with pytest.raises(sortnet.SortnetError, match="float64 arrays of shapes"):
         kernel(np.zeros((4, 3), np.float32), np.zeros((4, 3)))
+
+
+@needs_native
+@pytest.mark.parametrize("dtype", BOTH)
+def test_unaligned_input(dtype: type) -> None:
+    """A view at an odd byte offset (legal numpy) runs, not read misaligned."""
+    model = compilers.compile(sortnet.network("best", 16), "relu")
+    X = np.random.default_rng(3).standard_normal((700, 16)).astype(dtype)
+    raw = np.zeros(X.nbytes + 1, np.uint8)
+    view = raw[1:].view(X.dtype).reshape(X.shape)
+    view[...] = X
+    assert not view.flags.aligned
+    np.testing.assert_array_equal(model(view), model(X))

@@ -141,6 +141,22 @@ def test_empty_and_single_wire_batches() -> None:
     assert same_bits(c_kernel(X, one), X)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_unaligned_input(dtype: str) -> None:
+    """A view at an odd byte offset (legal numpy) is sorted, not read misaligned."""
+    X = batch(dtype, 16, rows=500)
+    raw = np.zeros(X.nbytes + 1, np.uint8)
+    view = raw[1:].view(X.dtype).reshape(X.shape)
+    view[...] = X
+    assert not view.flags.aligned
+    assert same_bits(
+        sortnet.sort(view, sortnet.network("best", 16)), c_kernel(X, sortnet.network("best", 16))
+    )
+    assert np.array_equal(
+        sortnet.argsort(view, sortnet.network("best", 16)), np.argsort(X, axis=1, kind="stable")
+    )
+
+
 def test_contract_is_checked() -> None:
     net = sortnet.network("best", 4)
     X = np.zeros((8, 4), np.float32)

@@ -118,6 +118,8 @@ def run(
     out_dtype = np.dtype(np.intp) if kind == "argsort" else X.dtype
     if Y.dtype != out_dtype or Y.shape != (X.shape[0], len(net.outputs)):
         raise SortnetError(f"output must be {out_dtype} of shape {(X.shape[0], len(net.outputs))}")
+    if not X.flags.aligned:  # e.g. a view at an odd byte offset: the C code assumes alignment
+        X = X.copy()
     function = getattr(lib, f"sortnet_{kind}_{SUFFIXES[X.dtype]}")
     pairs, outputs = _schedule(tuple(net.comparators), tuple(net.output_wires))
     n, width = X.shape[1], Y.shape[1]

@@ -167,6 +167,8 @@ def kernel(model: CompiledModel, dtype: Any) -> NativeKernel:
     def run(X: np.ndarray, Y: np.ndarray, limit: float = np.inf) -> int:
         if not (X.flags.c_contiguous and Y.flags.c_contiguous and Y.flags.writeable):
             raise SortnetError("the precompiled model kernel needs C-contiguous arrays")
+        if not X.flags.aligned:  # a view at an odd byte offset: the C code assumes alignment
+            X = X.copy()
         shapes = (X.shape[1:], Y.shape)
         if X.dtype != dtype or Y.dtype != dtype or shapes != ((n,), (X.shape[0], nout)):
             raise SortnetError(
