@@ -257,3 +257,16 @@ def test_bench_task_refuses_bad_numbers(capsys: pytest.CaptureFixture[str]) -> N
 
     assert main(["bench", "--task", "topk", "--repeats", "0"]) == 2
     assert "--repeats must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_bench_dask_engine_markdown(tmp_path: Path) -> None:
+    """The generation row has no np.sort ratio: the table shows its time alone."""
+    pytest.importorskip("dask")
+    out = tmp_path / "dask.md"
+    argv = ["bench", "--engine", "dask", "--rows", "3000", "--chunk-rows", "1000", "--n", "5"]
+    argv += ["--family", "best", "--markdown", str(out), "--no-progress"]
+    assert main(argv) == 0
+    table = out.read_text()
+    assert "| generate ms | circuit ms (vs np.sort) |" in table
+    assert "| best | 5 | 9 / 5 |" in table and "| generate |" not in table
+    assert table.rstrip().endswith("x) |") or table.rstrip().endswith("x**) |")
