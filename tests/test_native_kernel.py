@@ -15,6 +15,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import sortnet
 from sortnet.circuit import kernels, native, run
@@ -200,3 +202,31 @@ def test_without_the_library_the_other_paths_run(monkeypatch: pytest.MonkeyPatch
 def test_the_extension_is_built_where_a_compiler_is() -> None:
     """An install with a C compiler must build the kernels (a silent failure would hide)."""
     assert native.available()
+
+
+@st.composite
+def schedules(draw: st.DrawFn) -> tuple[sortnet.Network, np.ndarray, int]:
+    """Any comparator schedule (not only sorting networks) on 1..40 wires, with rows."""
+    n = draw(st.integers(1, 40))
+    pairs = []
+    if n > 1:
+        count = draw(st.integers(0, 60))
+        for _ in range(count):
+            i = draw(st.integers(0, n - 2))
+            j = draw(st.integers(i + 1, n - 1))
+            pairs.append((i, j))
+    net = sortnet.Network.from_comparators(n, pairs)
+    k = draw(st.integers(0, n))  # 0: every output, else the k-th smallest alone
+    dtype = draw(st.sampled_from(DTYPES))
+    rows = draw(st.integers(0, 200))
+    return net, batch(dtype, n, rows=rows, seed=draw(st.integers(0, 2**16))), k
+
+
+@settings(max_examples=120, deadline=None)
+@given(schedules())
+def test_any_schedule_matches_the_numpy_executor(case: tuple) -> None:
+    net, X, k = case
+    if k:
+        net = sortnet.select(net, k) if net.size else net
+    for kind in ("sort", "argsort"):
+        assert same_bits(c_kernel(X, net, kind), reference(X, net, kind)), (net.comparators, k)
