@@ -1,11 +1,15 @@
-"""Which compiled kernel runs a comparator network (numba), and the straight-line kernels.
+"""Which compiled kernel runs a comparator network, and the straight-line kernels (numba).
 
-Two kinds of kernel, both exact:
+Three kinds of kernel, all exact:
 
-* the **generic kernel** (:mod:`sortnet.circuit.generic`, run by
+* the **precompiled C kernels** (:mod:`sortnet.circuit.native`): the comparators are
+  data, the machine code was built when sortnet was installed, so nothing is compiled
+  at run time. ``sortnet.sort`` runs them by default when they were built
+  (:func:`native_runs`).
+* the numba **generic kernel** (:mod:`sortnet.circuit.generic`, run by
   :mod:`sortnet.circuit.interpreter`): the comparators are data (an ``(m, 2)`` array),
   so one compilation per dtype and kind (about a second, once per machine: cached on
-  disk) serves every network. It is what ``sortnet.sort`` runs by default.
+  disk) serves every network. It runs where the C kernels were not built.
 * **straight-line kernels**, compiled per network on request (:func:`get_kernel`):
   the network written out as Python source with no loops inside a row, one
   compare-exchange per comparator, compiled with LLVM over all rows with ``prange``.
@@ -13,7 +17,8 @@ Two kinds of kernel, both exact:
   ``rows`` (odd n, selection networks), ``columns`` (n >= 48). They take seconds to
   minutes to compile as ``n`` grows (LLVM's time grows with the code); once compiled
   (in this process, or on disk: a marker file per dtype records it) ``sortnet.sort``
-  runs them instead of the generic kernel.
+  runs them instead of the generic kernel, and instead of the C kernel for n above
+  :data:`NATIVE_FIRST_MAX_N`.
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -22,10 +27,11 @@ the input row's bit patterns and equals ``np.sort`` element for element
 their relative order among ties is unspecified; no sign is lost.
 
 Which back end runs is decided by :func:`sortnet._jit.choose_backend` (the JIT layer
-both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default), ``numba`` (always a
-kernel) or ``numpy`` (never; the column-wise numpy executor of
-:mod:`sortnet.circuit.run` runs). In ``auto`` mode a kernel already compiled (here or
-on disk) is always used; otherwise the generic kernel is compiled for batches of at
+both runtimes share): ``SORTNET_KERNEL`` is ``auto`` (default: the C kernels when
+built), ``numba`` (always a numba kernel) or ``numpy`` (never a kernel; the
+column-wise numpy executor of :mod:`sortnet.circuit.run` runs). Without the C kernels,
+in ``auto`` mode, a numba kernel already compiled (here or on disk) is always used;
+otherwise the generic kernel is compiled for batches of at
 least ``AUTO_MIN_ELEMENTS`` values or :data:`AUTO_MIN_WORK` row-comparator pairs, and
 smaller batches take the numpy path.
 """
