@@ -164,6 +164,8 @@ def test_contract_is_checked() -> None:
     X = np.zeros((8, 4), np.float32)
     with pytest.raises(sortnet.SortnetError, match="C-contiguous"):
         native.run(np.asfortranarray(X), np.empty_like(X), net)
+    with pytest.raises(sortnet.SortnetError, match="no precompiled kernel for dtype float16"):
+        native.run(X.astype(np.float16), np.empty((8, 4), np.float16), net)
     with pytest.raises(sortnet.SortnetError, match="output must be"):
         native.run(X, np.empty((8, 4), np.float64), net)
 

@@ -113,6 +113,8 @@ def run(
     lib = library()
     if lib is None:
         raise SortnetError("the precompiled kernels were not built (no C compiler at install)")
+    if X.dtype not in SUFFIXES:
+        raise SortnetError(f"no precompiled kernel for dtype {X.dtype} (see supports())")
     if not (X.flags.c_contiguous and Y.flags.c_contiguous and Y.flags.writeable):
         raise SortnetError("the precompiled kernels need C-contiguous arrays")
     out_dtype = np.dtype(np.intp) if kind == "argsort" else X.dtype
