@@ -262,3 +262,10 @@ def test_unaligned_input(dtype: type) -> None:
     view[...] = X
     assert not view.flags.aligned
     np.testing.assert_array_equal(model(view), model(X))
+
+
+@needs_native
+def test_kernel_refuses_a_dtype_without_one() -> None:
+    model = compilers.compile(sortnet.network("best", 3), "abs")
+    with pytest.raises(sortnet.SortnetError, match="no precompiled model kernel for float16"):
+        native.kernel(model, np.float16)

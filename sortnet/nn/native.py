@@ -158,6 +158,8 @@ def kernel(model: CompiledModel, dtype: Any) -> NativeKernel:
     dtype = np.dtype(dtype)
     if lib is None:
         raise SortnetError("the precompiled model kernel was not built (no C compiler at install)")
+    if not supports(model, dtype):
+        raise SortnetError(f"no precompiled model kernel for {dtype} or for this model's units")
     function = getattr(lib, f"sortnet_model_{SUFFIXES[dtype]}")
     arrays = model.memo(("native program", dtype), lambda: _arrays(model, dtype))
     units = arrays[0]
