@@ -1,9 +1,10 @@
-"""Shared fixtures: the SorterHunter networks shipped in ``tests/data``."""
+"""Shared fixtures and helpers: the SorterHunter networks in ``tests/data``, kernel batches."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SORTERHUNTER = Path(__file__).resolve().parent / "data" / "sorterhunter"
@@ -13,3 +14,19 @@ SORTERHUNTER = Path(__file__).resolve().parent / "data" / "sorterhunter"
 def sorterhunter_dir() -> Path:
     """``tests/data/sorterhunter``: a few SorterHunter networks (see its README.md)."""
     return SORTERHUNTER
+
+
+#: Float values every kernel batch mixes in: both zeros, infinities, large magnitudes.
+SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf]
+
+
+def kernel_batch(dtype: str, n: int, rows: int, seed: int = 0) -> np.ndarray:
+    """Rows for the kernel tests: repeated values, signed zeros, integer extremes."""
+    rng = np.random.default_rng(seed)
+    kind = np.dtype(dtype)
+    if kind.kind == "f":
+        values = np.concatenate([SPECIAL, rng.standard_normal(12), np.arange(-3.0, 4.0)])
+        return rng.choice(values, size=(rows, n)).astype(kind)
+    info = np.iinfo(kind)
+    values = np.array([info.min, info.max, 0, 1, 2, 3, info.max // 2, max(info.min, -5)], kind)
+    return rng.choice(values, size=(rows, n))

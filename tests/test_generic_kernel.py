@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import kernel_batch
 
 import sortnet
 from sortnet import _jit
@@ -19,7 +20,6 @@ from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
 pytest.importorskip("numba")
 
 SIZES = [1, 2, 3, 4, 5, 8, 12, 13, 16, 24, 31, 32, 40, 48, 57, 64]
-SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -32,14 +32,7 @@ def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
 
 
 def batch(dtype: str, n: int, rows: int = 200, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    kind = np.dtype(dtype)
-    if kind.kind == "f":
-        values = np.concatenate([SPECIAL, rng.standard_normal(12), np.arange(-3.0, 4.0)])
-        return rng.choice(values, size=(rows, n)).astype(kind)
-    info = np.iinfo(kind)
-    values = np.array([info.min, info.max, 0, 1, 2, 3, info.max // 2, max(info.min, -5)], kind)
-    return rng.choice(values, size=(rows, n))
+    return kernel_batch(dtype, n, rows, seed)
 
 
 def bits_kept(X: np.ndarray, Y: np.ndarray) -> bool:

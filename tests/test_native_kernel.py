@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import kernel_batch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,19 +26,11 @@ from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
 pytestmark = pytest.mark.skipif(not native.available(), reason="the C extension is not built")
 
 SIZES = [*range(1, 18), 23, 24, 25, 31, 32, 33, 40, 48, 57, 64]
-SPECIAL = [0.0, -0.0, 1.0, -1.0, 2.5, -2.5, 1e30, -1e30, np.inf, -np.inf]
 DTYPES = [dtype.name for dtype in native.SUFFIXES]
 
 
 def batch(dtype: str, n: int, rows: int = 300, seed: int = 0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    kind = np.dtype(dtype)
-    if kind.kind == "f":
-        values = np.concatenate([SPECIAL, rng.standard_normal(12), np.arange(-3.0, 4.0)])
-        return rng.choice(values, size=(rows, n)).astype(kind)
-    info = np.iinfo(kind)
-    values = np.array([info.min, info.max, 0, 1, 2, 3, info.max // 2, max(info.min, -5)], kind)
-    return rng.choice(values, size=(rows, n))
+    return kernel_batch(dtype, n, rows, seed)
 
 
 def c_kernel(X: np.ndarray, net: sortnet.Network, kind: str = "sort", threads: int = 1):
