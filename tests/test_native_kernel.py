@@ -23,7 +23,7 @@ import sortnet
 from sortnet.circuit import kernels, native, run
 from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
 
-pytestmark = pytest.mark.skipif(not native.available(), reason="the C extension is not built")
+needs_native = pytest.mark.skipif(not native.available(), reason="the C extension is not built")
 
 SIZES = [*range(1, 18), 23, 24, 25, 31, 32, 33, 40, 48, 57, 64]
 DTYPES = [dtype.name for dtype in native.SUFFIXES]
@@ -51,6 +51,7 @@ def same_bits(A: np.ndarray, B: np.ndarray) -> bool:
     return A.shape == B.shape and bool(np.array_equal(A.view(bits), B.view(bits)))
 
 
+@needs_native
 @pytest.mark.parametrize("family", sortnet.list_families())
 def test_every_family_every_size_sort_and_argsort(family: str) -> None:
     for n in SIZES:
@@ -66,6 +67,7 @@ def test_every_family_every_size_sort_and_argsort(family: str) -> None:
             assert np.array_equal(got, np.argsort(X, axis=1, kind="stable")), (family, n)
 
 
+@needs_native
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_every_dtype_bit_for_bit(dtype: str) -> None:
     for n in (2, 3, 7, 8, 16, 19, 24, 32, 64):
@@ -75,6 +77,7 @@ def test_every_dtype_bit_for_bit(dtype: str) -> None:
         assert np.array_equal(c_kernel(X, net, "argsort"), reference(X, net, "argsort"))
 
 
+@needs_native
 @pytest.mark.parametrize("n", [5, 9, 16, 32, 33])
 def test_pruned_and_descending_networks(n: int) -> None:
     net = sortnet.network("odd-even-merge", n)
@@ -89,6 +92,7 @@ def test_pruned_and_descending_networks(n: int) -> None:
     assert np.array_equal(c_kernel(X, descending), np.sort(X, axis=1)[:, ::-1])
 
 
+@needs_native
 def test_subset_of_outputs_at_a_specialised_width() -> None:
     """n = 8 with one output: the specialised copy must not serve a narrower output."""
     net = sortnet.select(sortnet.network("best", 8), 3)
@@ -96,6 +100,7 @@ def test_subset_of_outputs_at_a_specialised_width() -> None:
     assert np.array_equal(c_kernel(X, net)[:, 0], np.sort(X, axis=1)[:, 2])
 
 
+@needs_native
 def test_threads_split_rows_exactly() -> None:
     net = sortnet.network("best", 13)
     X = batch("float32", 13, rows=3 * MIN_ROWS_PER_THREAD + 77, seed=5)
@@ -105,6 +110,7 @@ def test_threads_split_rows_exactly() -> None:
     assert np.array_equal(c_kernel(X, net, "argsort", threads=2), c_kernel(X, net, "argsort"))
 
 
+@needs_native
 def test_signed_zeros_keep_every_bit_pattern() -> None:
     rng = np.random.default_rng(7)
     X = rng.choice(np.array([0.0, -0.0, 1.0, -1.0]), size=(1000, 16)).astype(np.float32)
@@ -113,6 +119,7 @@ def test_signed_zeros_keep_every_bit_pattern() -> None:
     assert np.array_equal(*bits)
 
 
+@needs_native
 @pytest.mark.parametrize("threads", [1, 2])
 def test_nan_is_found_while_loading(threads: int) -> None:
     net = sortnet.network("best", 16)
@@ -128,6 +135,7 @@ def test_nan_is_found_while_loading(threads: int) -> None:
         sortnet.argsort(X, net)
 
 
+@needs_native
 def test_empty_and_single_wire_batches() -> None:
     net = sortnet.network("best", 4)
     assert c_kernel(np.empty((0, 4), np.float32), net).shape == (0, 4)
@@ -136,6 +144,7 @@ def test_empty_and_single_wire_batches() -> None:
     assert same_bits(c_kernel(X, one), X)
 
 
+@needs_native
 @pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
 def test_unaligned_input(dtype: str) -> None:
     """A view at an odd byte offset (legal numpy) is sorted, not read misaligned."""
@@ -152,6 +161,7 @@ def test_unaligned_input(dtype: str) -> None:
     )
 
 
+@needs_native
 def test_contract_is_checked() -> None:
     net = sortnet.network("best", 4)
     X = np.zeros((8, 4), np.float32)
@@ -163,6 +173,7 @@ def test_contract_is_checked() -> None:
         native.run(X, np.empty((8, 4), np.float64), net)
 
 
+@needs_native
 def test_sortnet_sort_runs_it_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SORTNET_KERNEL", raising=False)
     net = sortnet.network("best", 16)
@@ -217,6 +228,7 @@ def schedules(draw: st.DrawFn) -> tuple[sortnet.Network, np.ndarray, int]:
     return net, batch(dtype, n, rows=rows, seed=draw(st.integers(0, 2**16))), k
 
 
+@needs_native
 @settings(max_examples=120, deadline=None)
 @given(schedules())
 def test_any_schedule_matches_the_numpy_executor(case: tuple) -> None:
