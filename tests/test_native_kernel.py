@@ -190,6 +190,20 @@ def test_sortnet_sort_runs_it_by_default(monkeypatch: pytest.MonkeyPatch) -> Non
     assert not kernels.native_runs(X, net)
 
 
+@needs_native
+def test_a_compiled_straight_line_kernel_replaces_c_for_sort_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above n = 16 a straight-line sort kernel compiled on request runs; argsort stays C."""
+    monkeypatch.delenv("SORTNET_KERNEL", raising=False)
+    monkeypatch.setattr(kernels, "specialized_ready", lambda net, dtype, kind: True)
+    X = batch("float32", 24, rows=10)
+    big, small = sortnet.network("best", 24), sortnet.network("best", 16)
+    assert not kernels.native_runs(X, big, kind="sort")
+    assert kernels.native_runs(X, big, kind="argsort")
+    assert kernels.native_runs(X[:, :16].copy(), small, kind="sort")
+
+
 def test_without_the_library_the_other_paths_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(native, "library", lambda: None)
     net = sortnet.network("bitonic", 8)

@@ -17,8 +17,9 @@ Three kinds of kernel, all exact:
   ``rows`` (odd n, selection networks), ``columns`` (n >= 48). They take seconds to
   minutes to compile as ``n`` grows (LLVM's time grows with the code); once compiled
   (in this process, or on disk: a marker file per dtype records it) ``sortnet.sort``
-  runs them instead of the generic kernel, and instead of the C kernel for n above
-  :data:`NATIVE_FIRST_MAX_N`.
+  runs them instead of the generic kernel, and instead of the C sort kernel for n
+  above :data:`NATIVE_FIRST_MAX_N` (never instead of the C argsort kernel, which was
+  faster at every n).
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -107,6 +108,12 @@ AUTO_MIN_WORK = 1 << 24
 #: n = 4 1.7 against 5.4 ms, 8 3.4 against 3.9 ms, 16 11.8 against 13.9 ms), while at
 #: n = 32 the straight-line kernel, its rows held in registers, took 23.8 ms to 38.8 ms.
 NATIVE_FIRST_MAX_N = 16
+
+#: Argsort always runs the C kernel when it is built, even where a straight-line kernel
+#: was compiled: n -> (C ms, straight-line ms), 1M float32 rows, best networks, load
+#: 0.65-0.99 (the straight-line argsort kernels carry an index per value through
+#: every compare-exchange; the C kernel keeps them in a block beside the values).
+ARGSORT_NATIVE_TIMES = {8: (5.7, 11.9), 16: (13.7, 42.1), 24: (25.1, 80.6), 32: (35.1, 129.1)}
 
 _modules: dict[tuple[Any, ...], Any] = {}
 #: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
@@ -278,9 +285,10 @@ def native_runs(
 ) -> bool:
     """Whether :func:`sort_into` runs the precompiled C kernel (:mod:`~sortnet.circuit.native`).
 
-    It does in ``auto`` mode, for its dtypes, unless ``n`` is above
-    :data:`NATIVE_FIRST_MAX_N` and ``net``'s straight-line kernel was compiled on
-    request; the C kernel then also finds NaN (:func:`sort_into` raises).
+    It does in ``auto`` mode, for its dtypes, unless ``kind`` is ``"sort"``, ``n`` is
+    above :data:`NATIVE_FIRST_MAX_N` and ``net``'s straight-line kernel was compiled
+    on request (argsort: always, see :data:`ARGSORT_NATIVE_TIMES`); the C kernel then
+    also finds NaN (:func:`sort_into` raises).
 
     Examples
     --------
@@ -296,6 +304,8 @@ def _native_for(dtype: Any, net: Network, kind: str, backend: str | None) -> boo
         return False
     if net.kind != "comparator":
         return False
+    if kind == "argsort":  # C was faster at every n measured (ARGSORT_NATIVE_TIMES)
+        return True
     return net.n <= NATIVE_FIRST_MAX_N or not specialized_ready(net, dtype, kind)
 
 

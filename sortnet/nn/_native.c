@@ -10,22 +10,25 @@
  * output rows are copied back. A unit's BLOCK accumulators are GCC vector values
  * (vectors of the instruction set's width, in strips of at most 8 vectors, kept in
  * registers while the unit's terms are added), so each term is one packed multiply
- * and one packed add per vector, with no load or store of the accumulators; bias,
- * activation and one store per vector follow. A unit flagged NEGATED_NEXT and the
- * next unit, which has the same terms with every weight negated (relu(z), relu(-z)),
- * are computed in one pass: one product per term, added to one sum and subtracted
- * from the other. There is one copy of the kernel per
- * instruction set (AVX-512, AVX2, baseline), chosen at each call from the CPU's
- * features, and the block transposes have copies for common constant widths.
+ * and one packed add per vector (or one fused multiply-add, below), with no load or
+ * store of the accumulators; bias, activation and one store per vector follow. A
+ * unit flagged NEGATED_NEXT and the next unit, which has the same terms with every
+ * weight negated (relu(z), relu(-z)), are computed in one pass over the terms (see
+ * NEGATE_SUM). There is one copy of the kernel per instruction set (AVX-512, AVX2,
+ * baseline), chosen at each call from the CPU's features, and the block transposes
+ * have copies for common constant widths.
  *
- * Exactness: the arithmetic is the numba generic kernel's, operation for operation
- * (the paired unit's x * -w is -(x * w) and a + -b is a - b, both exactly):
- * the products of a unit's terms added left to right in term order, the bias last,
- * no fused multiply-add (the file must be compiled with -ffp-contract=off, and
- * without -ffast-math), and activations with the same comparisons (relu keeps -0.0
- * as numba's max(z, 0) does; on x86 it is the max instruction, which computes exactly
- * that). identity, abs, relu, step and indicator are therefore
- * bit-identical to it; softplus calls the C library's expf/exp and log1pf/log1p.
+ * Exactness: the arithmetic is the numba generic kernel's, value for value: the
+ * products of a unit's terms added left to right in term order, the bias last, and
+ * activations with the same comparisons (relu keeps -0.0 as numba's max(z, 0) does;
+ * on x86 it is the max instruction, which computes exactly that). The file must be
+ * compiled with -ffp-contract=off and without -ffast-math, so that the compiler fuses
+ * nothing by itself. Where the CPU has FMA, a block may run the "fused" copy of the
+ * units, which adds each product with one fused multiply-add; the executor allows it
+ * only on blocks where every product of the model is exact (see BLOCKS), and there a
+ * fused multiply-add rounds exactly as the multiply and the add do. identity, abs,
+ * relu, step and indicator are therefore bit-identical to the numba kernel; softplus
+ * calls the C library's expf/exp and log1pf/log1p.
  *
  * Input check, fused into the block loads: a value that is NaN or outside
  * [-limit, limit] (the executor's limit: the model's bound or the overflow margin)
@@ -45,10 +48,10 @@
 #error "sortnet/nn/_native.c needs GCC or clang vector extensions"
 #endif
 
-/* Rows per block. */
-#define BLOCK 64
+/* Rows per block: 128 measured faster than 64 (1.2x, relu n = 32) and 256. */
+#define BLOCK 128
 
-#define SORTNET_ABI 1
+#define SORTNET_ABI 2
 
 int64_t sortnet_abi(void) { return SORTNET_ABI; }
 
@@ -63,13 +66,79 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
    a unit is computed in strips of NS vectors (at most 8, so a strip's accumulators
    and the loaded row fit in the 16 registers of AVX2), each strip's accumulators in
    registers while the unit's terms are added. */
-#define DEFINE_MODEL(SUF, ISA, ATTR, VBYTES, T, VI, MAG, FABS, EXPF, LOG1PF, MAX0)          \
+#define DEFINE_MODEL(SUF, ISA, ATTR, VBYTES, T, VI, MAG, FABS, EXPF, LOG1PF, MAX0, FMADD, ANY) \
     typedef T V_##SUF##_##ISA __attribute__((vector_size(VBYTES)));                       \
     typedef VI VI_##SUF##_##ISA __attribute__((vector_size(VBYTES)));                     \
-    ATTR static __attribute__((noinline)) void units_##SUF##_##ISA(                       \
+    DEFINE_UNITS(units_##SUF##_##ISA, SUF, ISA, ATTR, VBYTES, T, MAG, FABS, EXPF, LOG1PF, \
+                 MAX0, MULADD, ANY)                                                       \
+    DEFINE_UNITS(fused_##SUF##_##ISA, SUF, ISA, ATTR, VBYTES, T, MAG, FABS, EXPF, LOG1PF, \
+                 MAX0, FMADD, ANY)                                                        \
+    ATTR static int64_t model_##SUF##_##ISA(MODEL_PARAMS(T)) {                            \
+        T *S = aligned_alloc(64, (size_t)width * BLOCK * sizeof(T));                      \
+        if (S == NULL) return -2;                                                         \
+        int64_t count = 0; /* the terms, and the byte offset in S of the row each reads */ \
+        for (int64_t u = 0; u < nunits; u++)                                              \
+            if (units[4 * u + 2] > count) count = units[4 * u + 2];                       \
+        int64_t *offsets = malloc((size_t)(count > 0 ? count : 1) * sizeof(int64_t));     \
+        if (offsets == NULL) {                                                            \
+            free(S);                                                                      \
+            return -2;                                                                    \
+        }                                                                                 \
+        for (int64_t t = 0; t < count; t++)                                               \
+            offsets[t] = terms[t] * BLOCK * (int64_t)sizeof(T);                           \
+        memset(S, 0, (size_t)width * BLOCK * sizeof(T));                                  \
+        int64_t bad = -1;                                                                 \
+        switch (n == nout ? n : 0) { /* constant widths: the transposes vectorise */      \
+            WIDTHS(SUF, ISA)                                                              \
+            default:                                                                      \
+                BLOCKS(SUF, ISA, n, nout);                                                \
+        }                                                                                 \
+        free(offsets);                                                                    \
+        free(S);                                                                          \
+        return bad;                                                                       \
+    }
+
+/* ACC[k] = the strip's sum of the unit's terms, with every weight times SIGN (1 or -1,
+   exact), left to right from the first term, each product added with MAC (in NAME of
+   DEFINE_UNITS). SIGN -1 gives the numba kernel's sum for the negated unit. */
+#define SUM(ACC, SIGN, MAC)                                                               \
+    do {                                                                                  \
+        const V *row = (const V *)((const char *)Sv + offsets[first]) + s;                \
+        const __typeof__(weights[0]) weight = (SIGN) * weights[first];                    \
+        for (int k = 0; k < NS; k++) ACC[k] = row[k] * weight;                            \
+        for (int64_t t = first + 1; t < stop; t++) {                                      \
+            const V *other = (const V *)((const char *)Sv + offsets[t]) + s;              \
+            const __typeof__(weights[0]) w = (SIGN) * weights[t];                         \
+            for (int k = 0; k < NS; k++) ACC[k] = MAC(other[k], w, ACC[k]);               \
+        }                                                                                 \
+    } while (0)
+
+/* NEG = the paired unit's sum, from the first unit's sum ACC. Round to nearest is
+   symmetric, so the negated terms, added in the same order, sum to exactly -ACC,
+   except for the sign of a zero: a sum is -0.0 only when every term is -0.0, so
+   where ACC is +0.0 (cancelling terms, or all +0.0) the negated sum may be +0.0 or
+   -0.0. When any lane of the strip is +0.0, the negated sum is added up term by
+   term instead (one extra pass, on ties and zeros only). */
+#define NEGATE_SUM(ACC, NEG, MAC, ANY)                                                    \
+    do {                                                                                  \
+        VJ plus_zero = (VJ){0};                                                           \
+        for (int k = 0; k < NS; k++) plus_zero |= (VJ)ACC[k] == 0;                        \
+        const int any = ANY(plus_zero);                                                   \
+        if (any)                                                                          \
+            SUM(NEG, -1, MAC);                                                            \
+        else                                                                              \
+            for (int k = 0; k < NS; k++) NEG[k] = -ACC[k];                                \
+    } while (0)
+
+/* The units of one block, as the function NAME: each term's product added to its
+   sum with MULADD(x, w, acc), a multiply then an add (MULADD) or one fused multiply-add
+   (the instruction set's FMADD). The two are equal whenever x * w is exact, which is
+   what the executor checks before a block runs the fused copy (see BLOCKS). */
+#define DEFINE_UNITS(NAME, SUF, ISA, ATTR, VBYTES, T, MAG, FABS, EXPF, LOG1PF, MAX0, MAC, ANY) \
+    ATTR static __attribute__((noinline)) void NAME(                                      \
         T *restrict S, const int64_t *restrict units, int64_t nunits,                     \
         const uint8_t *restrict biased, const T *restrict bias,                           \
-        const int64_t *restrict terms, const T *restrict weights) {                       \
+        const int64_t *restrict offsets, const T *restrict weights) {                     \
         typedef V_##SUF##_##ISA V;                                                        \
         typedef VI_##SUF##_##ISA VJ;                                                      \
         enum { NV = BLOCK * (int)sizeof(T) / VBYTES, NS = NV < 8 ? NV : 8 };              \
@@ -84,31 +153,10 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
                 V acc[NS], neg[NS];                                                       \
                 if (first == stop) {                                                      \
                     for (int k = 0; k < NS; k++) acc[k] = neg[k] = zero;                  \
-                } else if (pair) { /* unit u + 1 = unit u negated: -(x * w) == x * -w */  \
-                    const V *row = Sv + terms[first] * NV + s;                            \
-                    const T weight = weights[first];                                      \
-                    for (int k = 0; k < NS; k++) {                                        \
-                        acc[k] = row[k] * weight;                                         \
-                        neg[k] = -acc[k];                                                 \
-                    }                                                                     \
-                    for (int64_t t = first + 1; t < stop; t++) {                          \
-                        const V *other = Sv + terms[t] * NV + s;                          \
-                        const T w = weights[t];                                           \
-                        for (int k = 0; k < NS; k++) {                                    \
-                            V product = other[k] * w;                                     \
-                            acc[k] = acc[k] + product;                                    \
-                            neg[k] = neg[k] - product; /* a - b is a + -b, exactly */     \
-                        }                                                                 \
-                    }                                                                     \
                 } else {                                                                  \
-                    const V *row = Sv + terms[first] * NV + s;                            \
-                    const T weight = weights[first];                                      \
-                    for (int k = 0; k < NS; k++) acc[k] = row[k] * weight;                \
-                    for (int64_t t = first + 1; t < stop; t++) {                          \
-                        const V *other = Sv + terms[t] * NV + s;                          \
-                        const T w = weights[t];                                           \
-                        for (int k = 0; k < NS; k++) acc[k] = acc[k] + other[k] * w;      \
-                    }                                                                     \
+                    SUM(acc, 1, MAC);                                                     \
+                    if (pair) /* unit u + 1 is unit u negated */                          \
+                        NEGATE_SUM(acc, neg, MAC, ANY);                                   \
                 }                                                                         \
                 FINISH(acc, u, code, target, MAX0, FABS, EXPF, LOG1PF);                   \
                 if (pair)                                                                 \
@@ -118,21 +166,16 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             u += pair;                                                                    \
         }                                                                                 \
     }                                                                                     \
-    ATTR static int64_t model_##SUF##_##ISA(MODEL_PARAMS(T)) {                            \
-        T *S = aligned_alloc(64, (size_t)width * BLOCK * sizeof(T));                      \
-        if (S == NULL) return -2;                                                         \
-        memset(S, 0, (size_t)width * BLOCK * sizeof(T));                                  \
-        int64_t bad = -1;                                                                 \
-        switch (n == nout ? n : 0) { /* constant widths: the transposes vectorise */      \
-            WIDTHS(SUF, ISA)                                                              \
-            default:                                                                      \
-                BLOCKS(SUF, ISA, n, nout);                                                \
-        }                                                                                 \
-        free(S);                                                                          \
-        return bad;                                                                       \
-    }
 
-/* Every block of X through the units, with input and output widths N and NOUT. */
+/* A product added to a sum: multiply, then add (the file is compiled with
+   -ffp-contract=off, so this is never fused). */
+#define MULADD(X, W, ACC) ((X) * (W) + (ACC))
+
+/* Every block of X through the units, with input and output widths N and NOUT. A
+   block runs the fused copy of the units when TINY > 0 and no input of the block is
+   non-zero and smaller than TINY in magnitude: the executor passes the TINY below which
+   some product of the model might be inexact (sortnet/nn/native.py fused_threshold),
+   so that both copies compute the same values, bit for bit. */
 #define BLOCKS(SUF, ISA, N, NOUT)                                                         \
     for (int64_t r0 = 0; r0 < rows; r0 += BLOCK) {                                        \
         int64_t mr = rows - r0 < BLOCK ? rows - r0 : BLOCK;                               \
@@ -141,25 +184,28 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             break;                                                                        \
         }                                                                                 \
         load_##SUF(S, X + r0 * (N), mr, N);                                               \
-        units_##SUF##_##ISA(S, units, nunits, biased, bias, terms, weights);              \
+        if (tiny > 0 && !below_##SUF(X + r0 * (N), mr * (N), tiny))                       \
+            fused_##SUF##_##ISA(S, units, nunits, biased, bias, offsets, weights);        \
+        else                                                                              \
+            units_##SUF##_##ISA(S, units, nunits, biased, bias, offsets, weights);        \
         store_##SUF(Y + r0 * (NOUT), S, outputs, mr, NOUT);                               \
     }
-#define WIDTH(SUF, ISA, N)   \
-    case N:                  \
-        BLOCKS(SUF, ISA, N, N); \
+#define WIDTH(SUF, ISA, N)                                                                \
+    case N:                                                                               \
+        BLOCKS(SUF, ISA, N, N);                                                           \
         break;
 #define WIDTHS(SUF, ISA)                                                                  \
-    WIDTH(SUF, ISA, 2) WIDTH(SUF, ISA, 3) WIDTH(SUF, ISA, 4) WIDTH(SUF, ISA, 5)            \
-    WIDTH(SUF, ISA, 6) WIDTH(SUF, ISA, 7) WIDTH(SUF, ISA, 8) WIDTH(SUF, ISA, 9)            \
-    WIDTH(SUF, ISA, 10) WIDTH(SUF, ISA, 11) WIDTH(SUF, ISA, 12) WIDTH(SUF, ISA, 13)        \
-    WIDTH(SUF, ISA, 14) WIDTH(SUF, ISA, 15) WIDTH(SUF, ISA, 16) WIDTH(SUF, ISA, 24)        \
+    WIDTH(SUF, ISA, 2) WIDTH(SUF, ISA, 3) WIDTH(SUF, ISA, 4) WIDTH(SUF, ISA, 5)           \
+    WIDTH(SUF, ISA, 6) WIDTH(SUF, ISA, 7) WIDTH(SUF, ISA, 8) WIDTH(SUF, ISA, 9)           \
+    WIDTH(SUF, ISA, 10) WIDTH(SUF, ISA, 11) WIDTH(SUF, ISA, 12) WIDTH(SUF, ISA, 13)       \
+    WIDTH(SUF, ISA, 14) WIDTH(SUF, ISA, 15) WIDTH(SUF, ISA, 16) WIDTH(SUF, ISA, 24)       \
     WIDTH(SUF, ISA, 32)
 
 /* Bias, activation and store of unit U's strip of accumulators ACC (in units_*). */
 #define FINISH(ACC, U, CODE, TARGET, MAX0, FABS, EXPF, LOG1PF)                            \
     do {                                                                                  \
         if (biased[U]) {                                                                  \
-            const __typeof__(+bias[0]) b = bias[U];                                        \
+            const __typeof__(+bias[0]) b = bias[U];                                       \
             for (int k = 0; k < NS; k++) ACC[k] = ACC[k] + b;                             \
         }                                                                                 \
         V *out = Sv + (TARGET) * NV + s;                                                  \
@@ -181,9 +227,9 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
                 break;                                                                    \
             case SOFTPLUS: {                                                              \
                 for (int k = 0; k < NS; k++) out[k] = ACC[k];                             \
-                __typeof__(+bias[0]) *z = (__typeof__(+bias[0]) *)out;                      \
+                __typeof__(+bias[0]) *z = (__typeof__(+bias[0]) *)out;                    \
                 for (int r = 0; r < NS * (int)(sizeof(V) / sizeof(z[0])); r++) {          \
-                    __typeof__(+bias[0]) x = z[r], m = 0 > x ? 0 : x;                      \
+                    __typeof__(+bias[0]) x = z[r], m = 0 > x ? 0 : x;                     \
                     z[r] = m + LOG1PF(EXPF(-FABS(x)));                                    \
                 }                                                                         \
                 break;                                                                    \
@@ -201,9 +247,10 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
 #define MODEL_PARAMS(T)                                                                   \
     const T *X, T *Y, int64_t rows, int64_t n, int64_t width, const int64_t *units,       \
         int64_t nunits, const uint8_t *biased, const T *bias, const int64_t *terms,       \
-        const T *weights, const int64_t *outputs, int64_t nout, T limit
-#define MODEL_ARGS \
-    X, Y, rows, n, width, units, nunits, biased, bias, terms, weights, outputs, nout, limit
+        const T *weights, const int64_t *outputs, int64_t nout, T limit, T tiny
+#define MODEL_ARGS                                                                        \
+    X, Y, rows, n, width, units, nunits, biased, bias, terms, weights, outputs, nout, limit, \
+        tiny
 
 /* The block transposes (input rows into buffer rows 0..n-1, output rows back). */
 #define DEFINE_TRANSPOSES(SUF, T)                                                         \
@@ -230,6 +277,13 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
         for (int64_t e = 0; e < count; e++) bad |= !(X[e] >= -limit) | !(X[e] <= limit);  \
         return bad;                                                                       \
     }                                                                                     \
+    /* Whether any of the count values at X is non-zero and below TINY in magnitude. */   \
+    INLINE int below_##SUF(const T *restrict X, int64_t count, T tiny) {                  \
+        int small = 0;                                                                    \
+        for (int64_t e = 0; e < count; e++)                                               \
+            small |= (X[e] != 0) & (X[e] < tiny) & (X[e] > -tiny);                        \
+        return small;                                                                     \
+    }                                                                                     \
     static int64_t first_outside_##SUF(const T *X, int64_t rows, int64_t n, T limit) {    \
         for (int64_t r = 0; r < rows; r++)                                                \
             if (outside_##SUF(X + r * n, n, limit)) return r;                             \
@@ -241,9 +295,19 @@ DEFINE_CHECKS(f8, double)
 DEFINE_TRANSPOSES(f4, float)
 DEFINE_TRANSPOSES(f8, double)
 
-#define DEFINE_ISA(ISA, ATTR, VBYTES, MAX4, MAX8)                                          \
-    DEFINE_MODEL(f4, ISA, ATTR, VBYTES, float, int32_t, INT32_MAX, fabsf, expf, log1pf, MAX4) \
-    DEFINE_MODEL(f8, ISA, ATTR, VBYTES, double, int64_t, INT64_MAX, fabs, exp, log1p, MAX8)
+#define DEFINE_ISA(ISA, ATTR, VBYTES, MAX4, MAX8, FMA4, FMA8, ANY4, ANY8)                 \
+    DEFINE_MODEL(f4, ISA, ATTR, VBYTES, float, int32_t, INT32_MAX, fabsf, expf, log1pf, MAX4, \
+                 FMA4, ANY4)                                                              \
+    DEFINE_MODEL(f8, ISA, ATTR, VBYTES, double, int64_t, INT64_MAX, fabs, exp, log1p, MAX8, \
+                 FMA8, ANY8)
+
+/* Whether any lane of Z is non-zero, lane by lane (the portable copy). */
+#define ANY_LANE(z)                                                                       \
+    ({                                                                                    \
+        int any_lane = 0;                                                                 \
+        for (int l = 0; l < (int)(sizeof(z) / sizeof(z[0])); l++) any_lane |= z[l] != 0;  \
+        any_lane;                                                                         \
+    })
 
 /* numba's max(a, z) for z = 0: z when z > a, else a (so -0.0 stays), in bit operations,
    or as x86's max instruction, which computes exactly that (src1 > src2 ? src1 : src2). */
@@ -252,7 +316,7 @@ DEFINE_TRANSPOSES(f8, double)
 /* One copy per instruction set, each with vectors of its register width, chosen at
    each call (a chunk of rows) from the CPU's features. */
 #if defined(SORTNET_NO_CLONES) || !(defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__))
-DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS)
+DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS, MULADD, MULADD, ANY_LANE, ANY_LANE)
 #define DISPATCH(SUF) return model_##SUF##_base(MODEL_ARGS)
 #else
 #include <immintrin.h>
@@ -262,12 +326,26 @@ DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS)
 #define MAX0_PD256(z, a) ((V)_mm256_max_pd((__m256d)(z), (__m256d)(a)))
 #define MAX0_PS512(z, a) ((V)_mm512_max_ps((__m512)(z), (__m512)(a)))
 #define MAX0_PD512(z, a) ((V)_mm512_max_pd((__m512d)(z), (__m512d)(a)))
-DEFINE_ISA(base, , 16, MAX0_PS, MAX0_PD)
-DEFINE_ISA(v3, __attribute__((target("arch=x86-64-v3"))), 32, MAX0_PS256, MAX0_PD256)
-DEFINE_ISA(v4, __attribute__((target("arch=x86-64-v4"))), 64, MAX0_PS512, MAX0_PD512)
-#define DISPATCH(SUF)                                                                      \
-    if (__builtin_cpu_supports("x86-64-v4")) return model_##SUF##_v4(MODEL_ARGS);          \
-    if (__builtin_cpu_supports("x86-64-v3")) return model_##SUF##_v3(MODEL_ARGS);          \
+/* Whether any lane of an integer vector of 0 and -1 lanes is -1. */
+#define ANY_PS(z) (_mm_movemask_ps((__m128)(z)) != 0)
+#define ANY_PD(z) (_mm_movemask_pd((__m128d)(z)) != 0)
+#define ANY_PS256(z) (_mm256_movemask_ps((__m256)(z)) != 0)
+#define ANY_PD256(z) (_mm256_movemask_pd((__m256d)(z)) != 0)
+#define ANY_32X16(z) (_mm512_test_epi32_mask((__m512i)(z), (__m512i)(z)) != 0)
+#define ANY_64X8(z) (_mm512_test_epi64_mask((__m512i)(z), (__m512i)(z)) != 0)
+/* x * w + acc with one rounding (the fused copies of the units). */
+#define FMA_PS256(x, w, acc) ((V)_mm256_fmadd_ps((__m256)(x), _mm256_set1_ps(w), (__m256)(acc)))
+#define FMA_PD256(x, w, acc) ((V)_mm256_fmadd_pd((__m256d)(x), _mm256_set1_pd(w), (__m256d)(acc)))
+#define FMA_PS512(x, w, acc) ((V)_mm512_fmadd_ps((__m512)(x), _mm512_set1_ps(w), (__m512)(acc)))
+#define FMA_PD512(x, w, acc) ((V)_mm512_fmadd_pd((__m512d)(x), _mm512_set1_pd(w), (__m512d)(acc)))
+DEFINE_ISA(base, , 16, MAX0_PS, MAX0_PD, MULADD, MULADD, ANY_PS, ANY_PD) /* SSE2 has no FMA */
+DEFINE_ISA(v3, __attribute__((target("arch=x86-64-v3"))), 32, MAX0_PS256, MAX0_PD256, FMA_PS256,
+           FMA_PD256, ANY_PS256, ANY_PD256)
+DEFINE_ISA(v4, __attribute__((target("arch=x86-64-v4"))), 64, MAX0_PS512, MAX0_PD512, FMA_PS512,
+           FMA_PD512, ANY_32X16, ANY_64X8)
+#define DISPATCH(SUF)                                                                     \
+    if (__builtin_cpu_supports("x86-64-v4")) return model_##SUF##_v4(MODEL_ARGS);         \
+    if (__builtin_cpu_supports("x86-64-v3")) return model_##SUF##_v3(MODEL_ARGS);         \
     return model_##SUF##_base(MODEL_ARGS)
 #endif
 
