@@ -269,3 +269,16 @@ def test_kernel_refuses_a_dtype_without_one() -> None:
     model = compilers.compile(sortnet.network("best", 3), "abs")
     with pytest.raises(sortnet.SortnetError, match="no precompiled model kernel for float16"):
         native.kernel(model, np.float16)
+
+
+def test_relu_pairs_take_the_branch_free_loop_and_stream_only_their_terms() -> None:
+    """Most units of a relu model are RELU_PAIR; a pair's second unit streams no term."""
+    relu = compilers.compile(sortnet.network("best", 16), "relu")
+    units, *_, terms, weights, _outputs = native._arrays(relu, np.dtype(np.float32))
+    fast = (units[:, 3] & native.RELU_PAIR) != 0
+    assert fast.sum() * 2 >= 0.9 * len(units)
+    seconds = np.flatnonzero(fast) + 1
+    assert np.all(units[seconds, 1] == units[seconds, 2])  # no terms of their own
+    assert len(terms) == len(weights) == units[:, 2].max() < relu.nonzeros // 1.5
+    abs_model = compilers.compile(sortnet.network("best", 16), "abs")
+    assert not np.any(native._arrays(abs_model, np.dtype(np.float32))[0][:, 3] & native.RELU_PAIR)

@@ -14,9 +14,12 @@
  * store of the accumulators; bias, activation and one store per vector follow. A
  * unit flagged NEGATED_NEXT and the next unit, which has the same terms with every
  * weight negated (relu(z), relu(-z)), are computed in one pass over the terms (see
- * NEGATE_SUM). There is one copy of the kernel per instruction set (AVX-512, AVX2,
- * baseline), chosen at each call from the CPU's features, and the block transposes
- * have copies for common constant widths.
+ * NEGATE_SUM); such a pair of relu units without bias, most of a relu model, takes a
+ * loop of its own with no branch (RELU_PAIR), every other unit a function call. There
+ * is one copy of the kernel per instruction set (AVX-512, AVX2, baseline), chosen at
+ * each call from the CPU's features, and the block transposes have copies for common
+ * constant widths (the output transpose a plain one when the outputs are consecutive
+ * buffer rows, as they are in every compiled model).
  *
  * Exactness: the arithmetic is the numba generic kernel's, value for value: the
  * products of a unit's terms added left to right in term order, the bias last, and
@@ -48,8 +51,10 @@
 #error "sortnet/nn/_native.c needs GCC or clang vector extensions"
 #endif
 
-/* Rows per block: 128 measured faster than 64 (1.2x, relu n = 32) and 256. */
-#define BLOCK 128
+/* Rows per block. Measured (relu, best, 500,000 float32 rows, one thread): 64 rows
+   65-68 ms at n = 32 against 71-72 ms for 128 and 81-83 ms for 32; with two buffer
+   regions (sortnet/nn/program.py) a 64-row block of n = 32 is 32 KB, in L1. */
+#define BLOCK 64
 
 #define SORTNET_ABI 2
 
@@ -88,6 +93,8 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             offsets[t] = terms[t] * BLOCK * (int64_t)sizeof(T);                           \
         memset(S, 0, (size_t)width * BLOCK * sizeof(T));                                  \
         int64_t bad = -1;                                                                 \
+        int contiguous = 1; /* outputs are consecutive rows: a plain transpose */         \
+        for (int64_t p = 1; p < nout; p++) contiguous &= outputs[p] == outputs[0] + p;    \
         switch (n == nout ? n : 0) { /* constant widths: the transposes vectorise */      \
             WIDTHS(SUF, ISA)                                                              \
             default:                                                                      \
@@ -121,10 +128,7 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
    term instead (one extra pass, on ties and zeros only). */
 #define NEGATE_SUM(ACC, NEG, MAC, ANY)                                                    \
     do {                                                                                  \
-        VJ plus_zero = (VJ){0};                                                           \
-        for (int k = 0; k < NS; k++) plus_zero |= (VJ)ACC[k] == 0;                        \
-        const int any = ANY(plus_zero);                                                   \
-        if (any)                                                                          \
+        if (ANY(ACC))                                                                     \
             SUM(NEG, -1, MAC);                                                            \
         else                                                                              \
             for (int k = 0; k < NS; k++) NEG[k] = -ACC[k];                                \
@@ -135,37 +139,68 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
    (the instruction set's FMADD). The two are equal whenever x * w is exact, which is
    what the executor checks before a block runs the fused copy (see BLOCKS). */
 #define DEFINE_UNITS(NAME, SUF, ISA, ATTR, VBYTES, T, MAG, FABS, EXPF, LOG1PF, MAX0, MAC, ANY) \
+    /* Any unit, or a unit and its negation; the index of the last one computed. Kept     \
+       out of NAME's loop, whose registers then all serve the common case. */             \
+    ATTR static __attribute__((noinline)) int64_t NAME##_unit(                            \
+        T *restrict S, const int64_t *restrict units, int64_t u,                          \
+        const uint8_t *restrict biased, const T *restrict bias,                           \
+        const int64_t *restrict offsets, const T *restrict weights) {                     \
+        UNITS_TYPES(SUF, ISA, T, VBYTES, MAG);                                            \
+        const int64_t target = units[4 * u], first = units[4 * u + 1];                    \
+        const int64_t stop = units[4 * u + 2], code = units[4 * u + 3] & 7;               \
+        const int pair = (units[4 * u + 3] & NEGATED_NEXT) != 0;                          \
+        for (int s = 0; s < NV; s += NS) {                                                \
+            V acc[NS], neg[NS];                                                           \
+            if (first == stop) {                                                          \
+                for (int k = 0; k < NS; k++) acc[k] = neg[k] = zero;                      \
+            } else {                                                                      \
+                SUM(acc, 1, MAC);                                                         \
+                if (pair) /* unit u + 1 is unit u negated */                              \
+                    NEGATE_SUM(acc, neg, MAC, ANY);                                       \
+            }                                                                             \
+            FINISH(acc, u, code, target, MAX0, FABS, EXPF, LOG1PF);                       \
+            if (pair)                                                                     \
+                FINISH(neg, u + 1, units[4 * u + 7] & 7, units[4 * u + 4], MAX0, FABS,    \
+                       EXPF, LOG1PF);                                                     \
+        }                                                                                 \
+        return u + pair;                                                                  \
+    }                                                                                     \
     ATTR static __attribute__((noinline)) void NAME(                                      \
         T *restrict S, const int64_t *restrict units, int64_t nunits,                     \
         const uint8_t *restrict biased, const T *restrict bias,                           \
         const int64_t *restrict offsets, const T *restrict weights) {                     \
-        typedef V_##SUF##_##ISA V;                                                        \
-        typedef VI_##SUF##_##ISA VJ;                                                      \
-        enum { NV = BLOCK * (int)sizeof(T) / VBYTES, NS = NV < 8 ? NV : 8 };              \
-        const V zero = {0}, one = zero + 1;                                               \
-        const VJ mag = (VJ){0} + MAG;                                                     \
-        V *Sv = (V *)S;                                                                   \
+        UNITS_TYPES(SUF, ISA, T, VBYTES, MAG);                                            \
         for (int64_t u = 0; u < nunits; u++) {                                            \
+            if (!(units[4 * u + 3] & RELU_PAIR)) {                                        \
+                u = NAME##_unit(S, units, u, biased, bias, offsets, weights);             \
+                continue;                                                                 \
+            }                                                                             \
+            /* the common case, without branches: relu(z) and relu(-z), no bias */        \
             const int64_t target = units[4 * u], first = units[4 * u + 1];                \
-            const int64_t stop = units[4 * u + 2], code = units[4 * u + 3] & 7;           \
-            const int pair = (units[4 * u + 3] & NEGATED_NEXT) != 0;                      \
+            const int64_t stop = units[4 * u + 2], other = units[4 * u + 4];              \
             for (int s = 0; s < NV; s += NS) {                                            \
                 V acc[NS], neg[NS];                                                       \
-                if (first == stop) {                                                      \
-                    for (int k = 0; k < NS; k++) acc[k] = neg[k] = zero;                  \
-                } else {                                                                  \
-                    SUM(acc, 1, MAC);                                                     \
-                    if (pair) /* unit u + 1 is unit u negated */                          \
-                        NEGATE_SUM(acc, neg, MAC, ANY);                                   \
+                SUM(acc, 1, MAC);                                                         \
+                NEGATE_SUM(acc, neg, MAC, ANY);                                           \
+                V *out = Sv + target * NV + s, *out_neg = Sv + other * NV + s;            \
+                for (int k = 0; k < NS; k++) {                                            \
+                    out[k] = MAX0(zero, acc[k]);                                          \
+                    out_neg[k] = MAX0(zero, neg[k]);                                      \
                 }                                                                         \
-                FINISH(acc, u, code, target, MAX0, FABS, EXPF, LOG1PF);                   \
-                if (pair)                                                                 \
-                    FINISH(neg, u + 1, units[4 * u + 7] & 7, units[4 * u + 4], MAX0, FABS, \
-                           EXPF, LOG1PF);                                                 \
             }                                                                             \
-            u += pair;                                                                    \
+            u++;                                                                          \
         }                                                                                 \
-    }                                                                                     \
+    }
+
+/* The vector types and constants of a units function (in DEFINE_UNITS). */
+#define UNITS_TYPES(SUF, ISA, T, VBYTES, MAG)                                             \
+    typedef V_##SUF##_##ISA V;                                                            \
+    typedef VI_##SUF##_##ISA VJ;                                                          \
+    enum { NV = BLOCK * (int)sizeof(T) / VBYTES, NS = NV < 8 ? NV : 8 };                  \
+    const V zero = {0}, one = zero + 1;                                                   \
+    const VJ mag = (VJ){0} + MAG;                                                         \
+    V *Sv = (V *)S;                                                                       \
+    (void)one, (void)mag, (void)biased, (void)bias
 
 /* A product added to a sum: multiply, then add (the file is compiled with
    -ffp-contract=off, so this is never fused). */
@@ -188,7 +223,10 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             fused_##SUF##_##ISA(S, units, nunits, biased, bias, offsets, weights);        \
         else                                                                              \
             units_##SUF##_##ISA(S, units, nunits, biased, bias, offsets, weights);        \
-        store_##SUF(Y + r0 * (NOUT), S, outputs, mr, NOUT);                               \
+        if (contiguous)                                                                   \
+            store_rows_##SUF(Y + r0 * (NOUT), S + outputs[0] * BLOCK, mr, NOUT);          \
+        else                                                                              \
+            store_##SUF(Y + r0 * (NOUT), S, outputs, mr, NOUT);                           \
     }
 #define WIDTH(SUF, ISA, N)                                                                \
     case N:                                                                               \
@@ -240,6 +278,10 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
         }                                                                                 \
     } while (0)
 
+/* Flag in a unit's code: it is NEGATED_NEXT, has terms, and both it and the next unit
+   are relu units without bias (set by sortnet/nn/native.py; most units of a relu model). */
+#define RELU_PAIR 32
+
 /* Flag in a unit's code: the next unit has the same terms with every weight negated
    (relu(z) and relu(-z) units); both are computed in one pass over the terms. */
 #define NEGATED_NEXT 16
@@ -261,6 +303,16 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
         } else {                                                                          \
             for (int64_t r = 0; r < mr; r++)                                              \
                 for (int64_t w = 0; w < n; w++) S[w * BLOCK + r] = src[r * n + w];        \
+        }                                                                                 \
+    }                                                                                     \
+    INLINE void store_rows_##SUF(T *restrict dst, const T *restrict S, int64_t mr,        \
+                                 int64_t nout) {                                          \
+        if (mr == BLOCK) {                                                                \
+            for (int64_t r = 0; r < BLOCK; r++)                                           \
+                for (int64_t p = 0; p < nout; p++) dst[r * nout + p] = S[p * BLOCK + r];  \
+        } else {                                                                          \
+            for (int64_t r = 0; r < mr; r++)                                              \
+                for (int64_t p = 0; p < nout; p++) dst[r * nout + p] = S[p * BLOCK + r];  \
         }                                                                                 \
     }                                                                                     \
     INLINE void store_##SUF(T *restrict dst, const T *restrict S,                         \
@@ -301,11 +353,20 @@ DEFINE_TRANSPOSES(f8, double)
     DEFINE_MODEL(f8, ISA, ATTR, VBYTES, double, int64_t, INT64_MAX, fabs, exp, log1p, MAX8, \
                  FMA8, ANY8)
 
-/* Whether any lane of Z is non-zero, lane by lane (the portable copy). */
-#define ANY_LANE(z)                                                                       \
+/* Whether any lane of the strip ACC[0..NS-1] is +0.0 (in NEGATE_SUM): its lanes whose
+   bits are all zero, and that test lane by lane (the portable copy). */
+#define PLUS_ZERO_LANES(ACC)                                                              \
     ({                                                                                    \
+        VJ zeros = (VJ){0};                                                               \
+        for (int k = 0; k < NS; k++) zeros |= (VJ)ACC[k] == 0;                            \
+        zeros;                                                                            \
+    })
+#define ANY_LANE(ACC)                                                                     \
+    ({                                                                                    \
+        VJ zeros = PLUS_ZERO_LANES(ACC);                                                  \
         int any_lane = 0;                                                                 \
-        for (int l = 0; l < (int)(sizeof(z) / sizeof(z[0])); l++) any_lane |= z[l] != 0;  \
+        for (int l = 0; l < (int)(sizeof(VJ) / sizeof(zeros[0])); l++)                    \
+            any_lane |= zeros[l] != 0;                                                    \
         any_lane;                                                                         \
     })
 
@@ -326,13 +387,25 @@ DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS, MULADD, MULADD, ANY_LANE, ANY_LANE)
 #define MAX0_PD256(z, a) ((V)_mm256_max_pd((__m256d)(z), (__m256d)(a)))
 #define MAX0_PS512(z, a) ((V)_mm512_max_ps((__m512)(z), (__m512)(a)))
 #define MAX0_PD512(z, a) ((V)_mm512_max_pd((__m512d)(z), (__m512d)(a)))
-/* Whether any lane of an integer vector of 0 and -1 lanes is -1. */
-#define ANY_PS(z) (_mm_movemask_ps((__m128)(z)) != 0)
-#define ANY_PD(z) (_mm_movemask_pd((__m128d)(z)) != 0)
-#define ANY_PS256(z) (_mm256_movemask_ps((__m256)(z)) != 0)
-#define ANY_PD256(z) (_mm256_movemask_pd((__m256d)(z)) != 0)
-#define ANY_32X16(z) (_mm512_test_epi32_mask((__m512i)(z), (__m512i)(z)) != 0)
-#define ANY_64X8(z) (_mm512_test_epi64_mask((__m512i)(z), (__m512i)(z)) != 0)
+/* The same test with the instruction set's sign-bit masks, or (AVX-512) mask registers. */
+#define ANY_PS(ACC) (_mm_movemask_ps((__m128)PLUS_ZERO_LANES(ACC)) != 0)
+#define ANY_PD(ACC) (_mm_movemask_pd((__m128d)PLUS_ZERO_LANES(ACC)) != 0)
+#define ANY_PS256(ACC) (_mm256_movemask_ps((__m256)PLUS_ZERO_LANES(ACC)) != 0)
+#define ANY_PD256(ACC) (_mm256_movemask_pd((__m256d)PLUS_ZERO_LANES(ACC)) != 0)
+#define ANY_32X16(ACC)                                                                    \
+    ({                                                                                    \
+        __mmask16 zeros = 0;                                                              \
+        for (int k = 0; k < NS; k++)                                                      \
+            zeros |= _mm512_testn_epi32_mask((__m512i)ACC[k], (__m512i)ACC[k]);           \
+        zeros != 0;                                                                       \
+    })
+#define ANY_64X8(ACC)                                                                     \
+    ({                                                                                    \
+        __mmask8 zeros = 0;                                                               \
+        for (int k = 0; k < NS; k++)                                                      \
+            zeros |= _mm512_testn_epi64_mask((__m512i)ACC[k], (__m512i)ACC[k]);           \
+        zeros != 0;                                                                       \
+    })
 /* x * w + acc with one rounding (the fused copies of the units). */
 #define FMA_PS256(x, w, acc) ((V)_mm256_fmadd_ps((__m256)(x), _mm256_set1_ps(w), (__m256)(acc)))
 #define FMA_PD256(x, w, acc) ((V)_mm256_fmadd_pd((__m256d)(x), _mm256_set1_pd(w), (__m256d)(acc)))

@@ -62,6 +62,8 @@ SPARSE_MIN_SIZE = 4096
 SPARSE_MAX_DENSITY = 0.02
 #: Target size of one chunk buffer in bytes (a chunk should live in L2 cache).
 CHUNK_BYTES = 1 << 19
+#: At most this many rows per chunk for the C kernel (which needs no chunk buffers).
+NATIVE_CHUNK_ROWS = 1 << 18
 #: Values above finfo.max / OVERFLOW_MARGIN could overflow inside a layer's sums.
 OVERFLOW_MARGIN = 64.0
 
@@ -350,11 +352,19 @@ def run(
     limit, reason = _limit(model, dtype)
     batch = array.shape[0]
     result = np.empty((batch, model.n_outputs), dtype=dtype)
-    if chunk_rows is None:
+    threads = default_threads() if threads is None else threads
+    if chunk_rows is None and fused is not None:
+        # The C kernel keeps its own block buffer, so a chunk is only a unit of work:
+        # a few large ones, as many per thread, of equal size (relu, n = 32, 1M
+        # float32 rows: 69-70 ms in 250,000-row chunks, 74-75 ms in 62,500-row ones,
+        # 93 ms in the 2048-row chunks below).
+        rounds = -(-batch // (threads * NATIVE_CHUNK_ROWS))
+        chunk_rows = -(-batch // max(1, threads * rounds))
+    elif chunk_rows is None:
         chunk_rows = max(256, CHUNK_BYTES // (width * dtype.itemsize))
     chunk_rows = max(1, min(chunk_rows, batch))  # max: an empty batch has no rows
     starts = list(range(0, batch, chunk_rows))
-    threads = max(1, min(default_threads() if threads is None else threads, len(starts)))
+    threads = max(1, min(threads, len(starts)))
 
     def work(part: int) -> tuple[int, InputError] | None:
         if kernel is not None:

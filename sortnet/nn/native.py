@@ -36,7 +36,7 @@ from sortnet._native import load_library
 from sortnet.errors import SortnetError
 from sortnet.nn import kernels as model_kernels
 from sortnet.nn.exact_products import fused_threshold
-from sortnet.nn.program import program, supported
+from sortnet.nn.program import CODES, program, supported
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
@@ -46,6 +46,9 @@ ABI = 2
 
 #: Flag in a unit's code: the next unit is this one with every weight negated.
 NEGATED_NEXT = 16
+#: Flag in a unit's code: a negated pair of relu units without bias (the kernel's
+#: branch-free case).
+RELU_PAIR = 32
 
 #: Up to this n the C kernel runs even where the straight-line numba kernel was compiled
 #: on request (none is compiled in the background when the C kernel runs): measured
@@ -211,14 +214,36 @@ def _arrays(model: CompiledModel, dtype: np.dtype) -> tuple[np.ndarray, ...]:
     order, paired = schedule(p.units, p.terms, p.weights, p.biased)
     units = np.ascontiguousarray(p.units[order], dtype=np.int64)
     units[paired, 3] |= NEGATED_NEXT
+    biased = p.biased[order]
+    index = _stream(units, paired)
+    relu = CODES.index("relu")
+    fast = np.zeros(len(units), dtype=bool)  # relu(z), relu(-z), no bias: RELU_PAIR
+    fast[:-1] = paired[:-1] & (units[:-1, 2] > units[:-1, 1]) & ~biased[:-1] & ~biased[1:]
+    fast[:-1] &= (units[:-1, 3] & 7 == relu) & (units[1:, 3] & 7 == relu)
+    units[fast, 3] |= RELU_PAIR
     return (
         units,
-        np.ascontiguousarray(p.biased[order], dtype=np.uint8),
+        np.ascontiguousarray(biased, dtype=np.uint8),
         np.ascontiguousarray(p.bias[order], dtype=dtype),
-        np.ascontiguousarray(p.terms, dtype=np.int64),
-        np.ascontiguousarray(p.weights, dtype=dtype),
+        np.ascontiguousarray(p.terms[index], dtype=np.int64),
+        np.ascontiguousarray(p.weights[index], dtype=dtype),
         np.ascontiguousarray(p.outputs, dtype=np.int64),
     )
+
+
+def _stream(units: np.ndarray, paired: np.ndarray) -> np.ndarray:
+    """The terms in the order the kernel reads them; ``units``' ranges renumbered to it.
+
+    The unit after a paired one reads no term (its sum is the first's, negated), so
+    its terms are left out: the kernel then streams only what it uses.
+    """
+    second = np.zeros(len(units), dtype=bool)
+    second[1:] = paired[:-1]
+    counts = np.where(second, 0, units[:, 2] - units[:, 1])
+    picks = [np.arange(a, b) for a, b, c in zip(units[:, 1], units[:, 2], counts, strict=True) if c]
+    starts = np.concatenate([[0], np.cumsum(counts)])
+    units[:, 1], units[:, 2] = starts[:-1], starts[1:]
+    return np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64)
 
 
 def schedule(

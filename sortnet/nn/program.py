@@ -5,10 +5,12 @@ one entry per unit and one per non-zero term (see :mod:`sortnet.nn.generic`), fo
 given dtype: weights and biases are cast to it and those that become 0 are left out,
 as the straight-line kernels leave them out (``0 * v`` adds exactly 0 to a finite sum).
 
-Buffer rows. Three regions of ``W`` rows each (``W`` the widest layer): a layer reads
-its input from one region, writes its hidden units into another, and a residual block
-writes its outputs into the third; the next layer reads whichever region holds the
-outputs. The model's input is region 0 (rows ``0..n-1``).
+Buffer rows. Regions of ``W`` rows each (``W`` the widest layer): a layer reads its
+input from one region, writes its hidden units into another, and a residual block
+writes its outputs into a third; the next layer reads whichever region holds the
+outputs. The model's input is region 0 (rows ``0..n-1``). A model without residual
+blocks needs two regions, which keeps the C kernel's block buffer in the L1 cache
+(relu, n = 32: 1.1x faster than with three).
 """
 
 from __future__ import annotations
@@ -72,8 +74,8 @@ def program(model: CompiledModel, dtype: Any) -> Program:
     >>> import compilers, sortnet
     >>> model = compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "abs")
     >>> p = program(model, np.float64)
-    >>> p.units.shape, p.terms.size, p.outputs.tolist()
-    ((4, 4), 8, [4, 5])
+    >>> p.units.shape, p.terms.size, p.outputs.tolist()  # two layers: back in region 0
+    ((4, 4), 8, [0, 1])
     """
     dtype = np.dtype(dtype)
     return model.memo(("generic program", dtype), lambda: _build(model, dtype))  # type: ignore[no-any-return]
@@ -95,8 +97,12 @@ def _build(model: CompiledModel, dtype: np.dtype) -> Program:
                 weights.append(weight)
 
     current = 0  # the region holding the layer's input
+    residual = any(
+        layer.out_weight is not None and layer.skip is not None for layer in model.layers
+    )
+    regions = 3 if residual else 2
     for layer in model.layers:
-        hidden = (current + 1) % 3
+        hidden = (current + 1) % regions
         weight = csr(layer.weight)
         for unit, name in enumerate(layer.activations):
             first = len(terms)
@@ -108,7 +114,7 @@ def _build(model: CompiledModel, dtype: np.dtype) -> Program:
         if layer.out_weight is None or layer.skip is None:
             current = hidden
             continue
-        target = 3 - current - hidden  # the third region
+        target = 3 - current - hidden  # the third region (regions == 3 here)
         skip, out = csr(layer.skip), csr(layer.out_weight)
         for row in range(layer.outputs):  # skip @ v + out_weight @ h, one sum
             first = len(terms)
@@ -119,7 +125,7 @@ def _build(model: CompiledModel, dtype: np.dtype) -> Program:
             bias.append(0.0)
         current = target
     return Program(
-        width=3 * width,
+        width=regions * width,
         units=np.array(units, dtype=np.intp).reshape(-1, 4),
         biased=np.array(biased, dtype=np.bool_),
         bias=np.array(bias, dtype=dtype),
