@@ -28,7 +28,8 @@ per unit, skip) and nothing else:
   dtype, cached on the model).
 
 Both engines share the rest: rows are processed in chunks small enough to stay
-in cache, so memory stays bounded whatever the batch size; chunks run on a few
+in cache (the C kernel, which needs no chunk buffer, takes a few large chunks, as
+many per thread), so memory stays bounded whatever the batch size; chunks run on a few
 threads (numpy and the numba kernels release the GIL); every chunk is checked
 (NaN, infinity, overflow limit, model bound) before it runs. Sparse,
 dense and generated products add the same non-zero terms; only the summation
