@@ -54,8 +54,9 @@ RELU_PAIR = 32
 #: on request (none is compiled in the background when the C kernel runs): measured
 #: (relu, best, 1M float32 rows, load about 0.8) C 5.1 / 9.6 / 28.4 ms against
 #: 4.4 / 17.6 / 30.7 ms at n = 4 / 8 / 16, while at n = 32 the straight-line kernel
-#: took 71.5 ms to C's 105 ms (re-measured with the fused C kernel, load 1.2: 75.9 ms
-#: against 99.7 ms).
+#: took 71.5 ms to C's 105 ms. Since the C kernel's 1.5x speed-up the two are about
+#: equal above 16 (load 0.5: 58.9 ms straight-line against 57.6 C at n = 24, 72.5
+#: against 74.6 at n = 32), so the rule was left as it is.
 NATIVE_FIRST_MAX_N = 16
 
 #: The dtypes with a kernel, by the suffix of its function's name.
