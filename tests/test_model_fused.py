@@ -65,6 +65,7 @@ def test_tiny_and_subnormal_inputs_give_the_generic_kernels_bits(lowering: str, 
 
 
 @needs_both
+@pytest.mark.skipif(not native.fuses(), reason="this CPU's kernel has no fused multiply-add")
 def test_without_the_check_fused_blocks_differ_on_subnormals(monkeypatch: pytest.MonkeyPatch):
     """The threshold is needed: fusing every block changes bits on subnormal inputs."""
     from sortnet.nn import kernels as model_kernels

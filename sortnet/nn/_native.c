@@ -379,6 +379,7 @@ DEFINE_TRANSPOSES(f8, double)
 #if defined(SORTNET_NO_CLONES) || !(defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__))
 DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS, MULADD, MULADD, ANY_LANE, ANY_LANE)
 #define DISPATCH(SUF) return model_##SUF##_base(MODEL_ARGS)
+#define HAS_FMA() 0
 #else
 #include <immintrin.h>
 #define MAX0_PS(z, a) ((V)_mm_max_ps((__m128)(z), (__m128)(a)))
@@ -416,11 +417,16 @@ DEFINE_ISA(v3, __attribute__((target("arch=x86-64-v3"))), 32, MAX0_PS256, MAX0_P
            FMA_PD256, ANY_PS256, ANY_PD256)
 DEFINE_ISA(v4, __attribute__((target("arch=x86-64-v4"))), 64, MAX0_PS512, MAX0_PD512, FMA_PS512,
            FMA_PD512, ANY_32X16, ANY_64X8)
+#define HAS_FMA() (__builtin_cpu_supports("x86-64-v3") != 0)
 #define DISPATCH(SUF)                                                                     \
     if (__builtin_cpu_supports("x86-64-v4")) return model_##SUF##_v4(MODEL_ARGS);         \
     if (__builtin_cpu_supports("x86-64-v3")) return model_##SUF##_v3(MODEL_ARGS);         \
     return model_##SUF##_base(MODEL_ARGS)
 #endif
+
+/* Whether the copy chosen on this CPU has fused multiply-adds (else both copies of the
+   units multiply, then add). */
+int64_t sortnet_model_fma(void) { return HAS_FMA(); }
 
 int64_t sortnet_model_f4(MODEL_PARAMS(float)) { DISPATCH(f4); }
 int64_t sortnet_model_f8(MODEL_PARAMS(double)) { DISPATCH(f8); }

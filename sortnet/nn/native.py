@@ -84,12 +84,28 @@ def library() -> ctypes.CDLL | None:
     lib = load_library("sortnet.nn._native", ABI)
     if lib is None:
         return None
+    lib.sortnet_model_fma.restype = _I64
     for suffix in SUFFIXES.values():
         function = getattr(lib, f"sortnet_model_{suffix}")
         function.restype = _I64
         function.argtypes = [_PTR, _PTR, _I64, _I64, _I64, _PTR, _I64]
         function.argtypes += [_PTR, _PTR, _PTR, _PTR, _PTR, _I64, _LIMIT[suffix], _LIMIT[suffix]]
     return lib
+
+
+def fuses() -> bool:
+    """Whether the kernel chosen on this CPU adds products with fused multiply-adds.
+
+    Without FMA (a CPU below x86-64-v3, or a build without per-CPU copies) both copies
+    of its units multiply, then add; the results are the same bits either way.
+
+    Examples
+    --------
+    >>> fuses() in (True, False)
+    True
+    """
+    lib = library()
+    return lib is not None and bool(lib.sortnet_model_fma())
 
 
 def available() -> bool:
