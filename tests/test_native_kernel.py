@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sortnet
+from sortnet import _jit
 from sortnet.circuit import kernels, native, run
 from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
 
@@ -202,6 +203,29 @@ def test_a_compiled_straight_line_kernel_replaces_c_for_sort_only(
     assert not kernels.native_runs(X, big, kind="sort")
     assert kernels.native_runs(X, big, kind="argsort")
     assert kernels.native_runs(X[:, :16].copy(), small, kind="sort")
+
+
+def test_without_c_a_straight_line_argsort_kernel_runs_only_for_small_n(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above STRAIGHT_ARGSORT_MAX_N the generic kernel runs even when one was compiled."""
+    if not _jit.numba_available():
+        pytest.skip("numba not installed")
+    monkeypatch.setattr(native, "library", lambda: None)
+    monkeypatch.setattr(kernels, "specialized_ready", lambda *args: True)
+    ran: list[str] = []
+    monkeypatch.setattr(kernels, "get_kernel", lambda *a, **k: lambda X, Y: ran.append("straight"))
+    real = kernels.interpreter.run
+    monkeypatch.setattr(
+        kernels.interpreter, "run", lambda *a, **k: ran.append("generic") or real(*a, **k)
+    )
+    for n, expected in ((8, "straight"), (9, "generic")):
+        net, X = sortnet.network("best", n), batch("float32", n, rows=20)
+        out = np.empty(X.shape, np.intp)
+        kernels.argsort_into(X, net, out, backend="numba")
+        assert ran[-1] == expected
+        kernels.sort_into(X, net, np.empty_like(X), backend="numba")
+        assert ran[-1] == "straight"  # sort keeps its straight-line kernel
 
 
 def test_without_the_library_the_other_paths_run(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -17,9 +17,10 @@ Three kinds of kernel, all exact:
   ``rows`` (odd n, selection networks), ``columns`` (n >= 48). They take seconds to
   minutes to compile as ``n`` grows (LLVM's time grows with the code); once compiled
   (in this process, or on disk: a marker file per dtype records it) ``sortnet.sort``
-  runs them instead of the generic kernel, and instead of the C sort kernel for n
-  above :data:`NATIVE_FIRST_MAX_N` (never instead of the C argsort kernel, which was
-  faster at every n).
+  runs them instead of the generic kernel (argsort: up to
+  :data:`STRAIGHT_ARGSORT_MAX_N`, above which the generic kernel was faster), and
+  instead of the C sort kernel for n above :data:`NATIVE_FIRST_MAX_N` (never instead
+  of the C argsort kernel, which was faster at every n).
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -115,6 +116,19 @@ NATIVE_FIRST_MAX_N = 16
 #: every compare-exchange; the C kernel keeps them in a block beside the values).
 ARGSORT_NATIVE_TIMES = {8: (5.7, 11.9), 16: (13.7, 42.1), 24: (25.1, 80.6), 32: (35.1, 129.1)}
 
+#: Without the C kernel, a straight-line argsort kernel compiled on request runs only up
+#: to this n: above it the numba generic kernel was faster. n -> (generic ms,
+#: straight-line ms), 1M float32 rows, best networks, load 0.83-0.89.
+STRAIGHT_ARGSORT_MAX_N = 8
+ARGSORT_GENERIC_TIMES = {
+    4: (4.9, 3.2),
+    8: (12.2, 11.4),
+    16: (23.3, 44.3),
+    24: (41.1, 84.2),
+    32: (55.9, 135.1),
+    48: (87.0, 279.3),
+}
+
 _modules: dict[tuple[Any, ...], Any] = {}
 #: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
 CACHE = KernelCache("circuit", also_clear=[_modules])
@@ -192,6 +206,8 @@ def get_kernel(
     dtype : numpy dtype
         One of :data:`KERNEL_DTYPES`.
     kind : {"sort", "argsort"}
+        An argsort kernel above :data:`STRAIGHT_ARGSORT_MAX_N` wires is slower than
+        the generic and C kernels, so ``sortnet.argsort`` does not run it.
     parallel : bool
         Split rows over all cores (default), or run on the calling thread only.
     layout : {"tiles", "rows", "columns"}, optional
@@ -360,7 +376,9 @@ def sort_into(
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     if native_runs(X, net, kind=kind, backend=backend):  # precompiled: no JIT at all
         native.run(X, target, net, kind, threads=None if parallel else 1)
-    elif specialized_ready(net, X.dtype, kind, parallel):  # compiled on request earlier
+    elif specialized_ready(net, X.dtype, kind, parallel) and (
+        kind == "sort" or net.n <= STRAIGHT_ARGSORT_MAX_N
+    ):  # compiled on request earlier, and faster than the generic kernel
         kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
         if parallel:
             with _lock:  # numba's thread pool must not be entered from two threads at once
