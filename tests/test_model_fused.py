@@ -29,8 +29,9 @@ BOTH = (np.float32, np.float64)
 def tiny_rows(model: CompiledModel, dtype: type, count: int, seed: int) -> np.ndarray:
     """Integers times a scale around the threshold or a subnormal, one scale per 128 rows.
 
-    The kernel's blocks are 128 rows (BLOCK in _native.c), so some blocks hold only
-    inputs at or above the threshold (run fused) and others some below (not fused).
+    The kernel's blocks are 64 rows (BLOCK in _native.c), two per scale here, so some
+    blocks hold only inputs at or above the threshold (run fused) and others some
+    below (not fused).
     """
     rng = np.random.default_rng(seed)
     info = np.finfo(dtype)
