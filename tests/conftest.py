@@ -1,4 +1,5 @@
-"""Shared fixtures and helpers: the SorterHunter networks in ``tests/data``, kernel batches."""
+"""Shared fixtures and helpers: the SorterHunter networks in ``tests/data``, kernel batches,
+a private kernel cache."""
 
 from __future__ import annotations
 
@@ -14,6 +15,18 @@ SORTERHUNTER = Path(__file__).resolve().parent / "data" / "sorterhunter"
 def sorterhunter_dir() -> Path:
     """``tests/data/sorterhunter``: a few SorterHunter networks (see its README.md)."""
     return SORTERHUNTER
+
+
+@pytest.fixture(scope="module")
+def module_kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """An empty kernel cache and the default back end for one test module."""
+    from sortnet import _jit
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path_factory.mktemp("kernels")))
+    patch.delenv(_jit.ENV_BACKEND, raising=False)
+    yield
+    patch.undo()
 
 
 #: Float values every kernel batch mixes in: both zeros, infinities, large magnitudes.

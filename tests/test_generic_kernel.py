@@ -13,7 +13,6 @@ import pytest
 from conftest import kernel_batch
 
 import sortnet
-from sortnet import _jit
 from sortnet.circuit import interpreter, kernels
 from sortnet.circuit.rows import MIN_ROWS_PER_THREAD
 
@@ -22,13 +21,7 @@ pytest.importorskip("numba")
 SIZES = [1, 2, 3, 4, 5, 8, 12, 13, 16, 24, 31, 32, 40, 48, 57, 64]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
-    patch = pytest.MonkeyPatch()
-    patch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path_factory.mktemp("kernels")))
-    patch.delenv(_jit.ENV_BACKEND, raising=False)
-    yield
-    patch.undo()
+pytestmark = pytest.mark.usefixtures("module_kernel_cache")
 
 
 def batch(dtype: str, n: int, rows: int = 200, seed: int = 0) -> np.ndarray:

@@ -27,13 +27,7 @@ SIZES = [1, 2, 3, 4, 5, 8, 13, 16, 17, 32, 33, 64]
 LOWERINGS = ("abs", "relu", "residual")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _kernel_cache(tmp_path_factory: pytest.TempPathFactory) -> object:
-    patch = pytest.MonkeyPatch()
-    patch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path_factory.mktemp("kernels")))
-    patch.delenv(_jit.ENV_BACKEND, raising=False)
-    yield
-    patch.undo()
+pytestmark = pytest.mark.usefixtures("module_kernel_cache")
 
 
 def rows(n: int, count: int, dtype: type, seed: int = 0) -> np.ndarray:

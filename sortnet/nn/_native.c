@@ -93,8 +93,6 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             offsets[t] = terms[t] * BLOCK * (int64_t)sizeof(T);                           \
         memset(S, 0, (size_t)width * BLOCK * sizeof(T));                                  \
         int64_t bad = -1;                                                                 \
-        int contiguous = 1; /* outputs are consecutive rows: a plain transpose */         \
-        for (int64_t p = 1; p < nout; p++) contiguous &= outputs[p] == outputs[0] + p;    \
         switch (n == nout ? n : 0) { /* constant widths: the transposes vectorise */      \
             WIDTHS(SUF, ISA)                                                              \
             default:                                                                      \
@@ -223,10 +221,7 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             fused_##SUF##_##ISA(S, units, nunits, biased, bias, offsets, weights);        \
         else                                                                              \
             units_##SUF##_##ISA(S, units, nunits, biased, bias, offsets, weights);        \
-        if (contiguous)                                                                   \
-            store_rows_##SUF(Y + r0 * (NOUT), S + outputs[0] * BLOCK, mr, NOUT);          \
-        else                                                                              \
-            store_##SUF(Y + r0 * (NOUT), S, outputs, mr, NOUT);                           \
+        store_rows_##SUF(Y + r0 * (NOUT), S + outputs[0] * BLOCK, mr, NOUT);              \
     }
 #define WIDTH(SUF, ISA, N)                                                                \
     case N:                                                                               \
@@ -294,7 +289,8 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
     X, Y, rows, n, width, units, nunits, biased, bias, terms, weights, outputs, nout, limit, \
         tiny
 
-/* The block transposes (input rows into buffer rows 0..n-1, output rows back). */
+/* The block transposes (input rows into buffer rows 0..n-1, output rows back: the
+   outputs are consecutive buffer rows, from outputs[0], in every program). */
 #define DEFINE_TRANSPOSES(SUF, T)                                                         \
     INLINE void load_##SUF(T *restrict S, const T *restrict src, int64_t mr, int64_t n) { \
         if (mr == BLOCK) {                                                                \
@@ -315,11 +311,7 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
                 for (int64_t p = 0; p < nout; p++) dst[r * nout + p] = S[p * BLOCK + r];  \
         }                                                                                 \
     }                                                                                     \
-    INLINE void store_##SUF(T *restrict dst, const T *restrict S,                         \
-                            const int64_t *restrict outputs, int64_t mr, int64_t nout) {  \
-        for (int64_t r = 0; r < mr; r++)                                                  \
-            for (int64_t p = 0; p < nout; p++) dst[r * nout + p] = S[outputs[p] * BLOCK + r]; \
-    }
+
 
 /* Whether any of the count values at X is NaN or outside [-limit, limit] (the
    executor's check: min >= -limit and max <= limit), and the first row holding one. */

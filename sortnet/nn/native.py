@@ -233,6 +233,8 @@ def _arrays(model: CompiledModel, dtype: np.dtype) -> tuple[np.ndarray, ...]:
     units[paired, 3] |= NEGATED_NEXT
     biased = p.biased[order]
     index = _stream(units, paired)
+    if np.any(np.diff(p.outputs) != 1):  # the kernel copies out consecutive rows
+        raise SortnetError("the C model kernel needs the outputs in consecutive rows")
     relu = CODES.index("relu")
     fast = np.zeros(len(units), dtype=bool)  # relu(z), relu(-z), no bias: RELU_PAIR
     fast[:-1] = paired[:-1] & (units[:-1, 2] > units[:-1, 1]) & ~biased[:-1] & ~biased[1:]
