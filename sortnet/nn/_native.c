@@ -18,8 +18,8 @@
  * loop of its own with no branch (RELU_PAIR), every other unit a function call. There
  * is one copy of the kernel per instruction set (AVX-512, AVX2, baseline), chosen at
  * each call from the CPU's features, and the block transposes have copies for common
- * constant widths (the output transpose a plain one when the outputs are consecutive
- * buffer rows, as they are in every compiled model).
+ * constant widths (the outputs are consecutive buffer rows in every program, so the
+ * output transpose is a plain one).
  *
  * Exactness: the arithmetic is the numba generic kernel's, value for value: the
  * products of a unit's terms added left to right in term order, the bias last, and
@@ -310,8 +310,7 @@ enum { IDENTITY, ABS, RELU, STEP, INDICATOR, SOFTPLUS };
             for (int64_t r = 0; r < mr; r++)                                              \
                 for (int64_t p = 0; p < nout; p++) dst[r * nout + p] = S[p * BLOCK + r];  \
         }                                                                                 \
-    }                                                                                     \
-
+    }
 
 /* Whether any of the count values at X is NaN or outside [-limit, limit] (the
    executor's check: min >= -limit and max <= limit), and the first row holding one. */
