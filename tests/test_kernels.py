@@ -51,12 +51,7 @@ def same_bits_per_row(X: np.ndarray, Y: np.ndarray) -> bool:
 def run(
     net: sortnet.Network, X: np.ndarray, parallel: bool = False, **options: object
 ) -> np.ndarray:
-    """``net``'s kernel on ``X``; serial by default.
-
-    The serial and parallel kernels share the per-row code these tests check and differ
-    only in the row loop; the serial one compiles about 4x faster. The parallel loop is
-    checked where it matters (partial blocks, ``sortnet.sort``, the cache, auto mode).
-    """
+    """``net``'s kernel on ``X``; on this thread by default (``parallel`` splits the rows)."""
     Y = np.empty((X.shape[0], len(net.outputs)), X.dtype)
     kernels.get_kernel(net, X.dtype, parallel=parallel, **options)(X, Y)  # type: ignore[arg-type]
     return Y
@@ -106,16 +101,29 @@ def test_blocked_layouts_handle_partial_blocks(dtype: str, layout: str) -> None:
 
 @pytest.mark.parametrize(
     ("n", "dtype", "lanes"),
-    [(4, "float32", 4), (12, "int32", 4), (8, "float64", 8)],
+    [(4, "float32", 4), (12, "int32", 4), (8, "float64", 8), (24, "float32", 8), (64, "int32", 16)],
 )
 def test_tile_widths(n: int, dtype: str, lanes: int) -> None:
     net = sortnet.Network.from_comparators(
         n, sortnet.network("odd-even-merge", n).comparators, descending=True
     )
-    assert kernels.layout_for(net, np.dtype(dtype).itemsize) == "tiles"
     assert kernels.tile_lanes(n, np.dtype(dtype).itemsize) == lanes
     X = batch(dtype, n, rows=3 * lanes + 1)
-    assert np.array_equal(run(net, X), np.sort(X, axis=1)[:, ::-1])
+    assert np.array_equal(run(net, X, layout="tiles"), np.sort(X, axis=1)[:, ::-1])
+
+
+def test_layout_rule() -> None:
+    """Tiles for 4-byte values at 16 <= n <= 64 (n a multiple of 4), else rows or columns."""
+    chosen = {
+        (n, itemsize): kernels.layout_for(sortnet.network("odd-even-merge", n), itemsize)
+        for n in (4, 10, 12, 16, 20, 32, 64, 65)
+        for itemsize in (2, 4, 8)
+    }
+    assert [n for (n, size), layout in chosen.items() if layout == "tiles"] == [16, 20, 32, 64]
+    assert {layout for (n, size), layout in chosen.items() if n <= 10} == {"rows"}
+    assert chosen[12, 4] == chosen[12, 2] == chosen[65, 4] == chosen[64, 8] == "columns"
+    assert chosen[32, 8] == "rows"
+    assert kernels.layout_for(sortnet.select(sortnet.network("bitonic", 16), 3), 4) == "columns"
 
 
 def test_sorterhunter_network(sorterhunter_dir: object) -> None:
@@ -183,8 +191,8 @@ def test_auto_mode_compiles_only_large_or_cached(monkeypatch: pytest.MonkeyPatch
     interpreter.CACHE.clear()
     assert kernels.use_kernel(small, net)  # numba's machine code is on disk
     run(net, small)
-    assert kernels.specialized_ready(net, np.int16, parallel=False)
-    assert not kernels.specialized_ready(net, np.int16, parallel=True)
+    assert kernels.specialized_ready(net, np.int16)
+    assert not kernels.specialized_ready(net, np.int32)
     assert not kernels.use_kernel(small.astype(np.float16), net)
     assert not kernels.use_kernel(small, net, backend="numpy")
 
@@ -197,8 +205,9 @@ def test_cache_hits_and_keys() -> None:
     assert kernels.get_kernel(twin, "float32") is first
     assert kernels.cache_info() == {"hits": 1, "misses": 1, "kernels": 1}
     kernels.get_kernel(net, np.float64)
-    kernels.get_kernel(net, np.float32, parallel=False)
-    assert kernels.cache_info() == {"hits": 1, "misses": 3, "kernels": 3}
+    serial = kernels.get_kernel(net, np.float32, parallel=False)  # the same machine code
+    assert kernels.cache_info() == {"hits": 2, "misses": 2, "kernels": 2}
+    assert kernels.get_kernel(net, np.float32, parallel=True) is first is not serial
     assert len(list(kernels.cache_dir().glob("sortnet_kernel_*.py"))) >= 1
 
 

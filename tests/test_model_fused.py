@@ -66,6 +66,29 @@ def test_tiny_and_subnormal_inputs_give_the_generic_kernels_bits(lowering: str, 
 
 
 @needs_both
+@pytest.mark.parametrize("dtype", BOTH)
+@pytest.mark.parametrize("lowering", ["abs", "relu", "residual"])
+def test_the_straight_line_kernel_gives_the_same_bits(lowering: str, dtype: type) -> None:
+    """Its relu pairs (``-z``) and guarded fused multiply-adds change no bit either."""
+    from sortnet.nn import kernels as model_kernels
+
+    for n in (4, 9, 32):
+        model = compilers.compile(sortnet.network("best", n), lowering)
+        X = tiny_rows(model, dtype, 1000, seed=n + 1)
+        want = bits(run(model_kernels.generic_kernel(model, X.dtype), model, X))
+        assert np.array_equal(bits(run(model_kernels.get_kernel(model, X.dtype), model, X)), want)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba", "auto"])
+def test_relu_of_a_zero_is_plus_zero_on_every_engine(engine: str) -> None:
+    """As ``np.maximum(z, 0)``: a zero output never depends on how its sum was formed."""
+    model = compilers.compile(sortnet.network("best", 4), "relu")
+    X = np.array([[0.0, -0.0, 0.0, -0.0], [-0.0, -0.0, -0.0, -0.0], [1.0, -1.0, 0.0, -0.0]])
+    Y = model(X, engine=engine)
+    assert np.array_equal(Y, np.sort(X, axis=1)) and not np.signbit(Y[Y == 0]).any()
+
+
+@needs_both
 @pytest.mark.skipif(not native.fuses(), reason="this CPU's kernel has no fused multiply-add")
 def test_without_the_check_fused_blocks_differ_on_subnormals(monkeypatch: pytest.MonkeyPatch):
     """The threshold is needed: fusing every block changes bits on subnormal inputs."""

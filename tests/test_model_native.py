@@ -276,3 +276,33 @@ def test_relu_pairs_take_the_branch_free_loop_and_stream_only_their_terms() -> N
     assert len(terms) == len(weights) == units[:, 2].max() < relu.nonzeros // 1.5
     abs_model = compilers.compile(sortnet.network("best", 16), "abs")
     assert not np.any(native._arrays(abs_model, np.dtype(np.float32))[0][:, 3] & native.RELU_PAIR)
+
+
+@needs_native
+@needs_numba
+def test_a_large_batch_compiles_the_straight_line_kernel_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above n = 16 a large batch runs on C while the faster kernel compiles, then on it."""
+    monkeypatch.delenv(_jit.ENV_BACKEND, raising=False)
+    monkeypatch.setattr(_jit, "AUTO_MIN_ELEMENTS", 2400)  # "large" for this test
+    model = compilers.compile(sortnet.network("best", 24), "relu")
+    X = np.random.default_rng(5).integers(-50, 50, (100, 24)).astype(np.float32)
+    small = compilers.compile(sortnet.network("best", 16), "relu")
+    for model_, batch in ((model, X[:99]), (small, X[:, :16].copy())):  # too small, n <= 16
+        assert not native.straight_line_pays(model_, batch)
+    monkeypatch.setenv(_jit.ENV_BACKEND, "numpy")
+    assert not native.straight_line_pays(model, X)
+    monkeypatch.delenv(_jit.ENV_BACKEND)
+    assert native.straight_line_pays(model, X)
+    started: list[object] = []
+    real = model_kernels.compile_in_background
+    monkeypatch.setattr(model_kernels, "compile_in_background", lambda m, d: started.append(m))
+    np.testing.assert_array_equal(model(X[:99]), np.sort(X[:99], axis=1))
+    assert started == []
+    np.testing.assert_array_equal(model(X), np.sort(X, axis=1))  # the C kernel's answer
+    assert started == [model]
+    real(model, np.float32)  # the real thing: compiled on a daemon thread
+    assert model_kernels.wait_for_background(timeout=120)
+    assert model_kernels.is_compiled(model, np.float32) and not native.runs(model, np.float32)
+    np.testing.assert_array_equal(model(X), np.sort(X, axis=1))  # now the straight-line kernel

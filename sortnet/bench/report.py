@@ -106,7 +106,10 @@ def to_markdown(report: dict[str, Any]) -> str:
                 cell = f"{row['median_s'] * 1e3:.1f} ({mark})"
             cell += "" if row.get("exact", True) else " ~"
             if cold and row.get("first_call_s") is not None:
-                cell += f" [1st {row['first_call_s']:.2f} s]"
+                cell += f" [1st {row['first_call_s']:.2f} s"
+                if row.get("ready_s"):  # a faster kernel compiled in the background
+                    cell += f", +{row['ready_s']:.1f} s"
+                cell += "]"
             line.append(cell)
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
@@ -126,6 +129,8 @@ def format_row(row: dict[str, Any]) -> str:
     ratio = row.get("ratio_vs_np_sort")
     error = row["max_abs_error"]
     first = "-" if row.get("first_call_s") is None else f"{row['first_call_s']:.3f}"
+    if row.get("ready_s"):  # then a faster kernel was compiling in the background
+        first += f"+{row['ready_s']:.1f}"
     backward = row.get("vjp_over_forward")  # the vjp executor: its time over the forward's
     tail = "" if backward is None else f"  vjp/forward {backward:.2f}x"
     return (

@@ -62,6 +62,7 @@ COLUMNS = (
     "memory_method",
     "setup_s",
     "first_call_s",
+    "ready_s",
     "repeats",
     "note",
     "vjp_over_forward",

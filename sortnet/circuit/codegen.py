@@ -2,16 +2,26 @@
 
 :func:`kernel_source` is what :mod:`sortnet.circuit.kernels` writes to its cache directory
 and numba compiles; it is plain text, so it can be read, diffed and tested without
-numba. Three layouts (timings: README, Benchmarks):
+numba. Three layouts, chosen by :func:`layout_for` from measurements (1M rows,
+best networks, same run, load 0.7-0.8; float32 ms for tiles / rows / columns / the C
+kernel: n = 4 3.1 / 0.7 / 1.1 / 0.7, n = 12 4.7 / 4.9 / 4.5 / 3.7, n = 16 2.6 / 7.3 /
+6.7 / 7.6, n = 32 12.1 / 22.5 / 15.7 / 14.4, n = 64 28.9 / 65.9 / 39.4 / 42.9; float64,
+tiles / rows / C: n = 16 8.5 / 7.0 / 8.8, n = 32 26.4 / 21.5 / 22.8, n = 64 65.4 / 66.8
+/ 54.5):
 
-* ``tiles`` (n <= 32, n a multiple of the tile width, all outputs kept): blocks of
-  ``L`` rows (``L`` = 16 for 4-byte values, 8 for 8-byte ones, smaller when ``n``
-  needs it) are transposed with vector shuffles into an ``(n, L)`` buffer, every
-  comparator is then one packed min/max over ``L`` rows, and the block is shuffled
-  back. Leftover rows (fewer than ``L``) take the ``rows`` code.
-* ``rows``: each row's values live in registers; one scalar min/max per comparator.
-* ``columns`` (n >= 48): like ``tiles`` with a plain-loop transpose over 64-row
-  blocks; the buffer keeps LLVM from spilling 48+ values held in registers.
+* ``tiles`` (4-byte values, 16 <= n <= 64, n a multiple of 4, all outputs kept): blocks
+  of ``L`` rows (``L`` = 16, smaller when ``n`` needs it) are transposed with vector
+  shuffles into an ``(n, L)`` buffer, every comparator is then one packed
+  compare-and-select over ``L`` rows, and the block is shuffled back. Leftover rows
+  (fewer than ``L``) take the ``rows`` code.
+* ``rows`` (n <= 10; 8-byte values up to n = 32): each row's values live in registers;
+  one scalar compare and two selects per comparator.
+* ``columns`` (the rest): like ``tiles`` with a plain-loop transpose over 64-row blocks.
+
+Either way the network itself is one intrinsic
+(:func:`sortnet.circuit.intrinsics.network_intrinsic`) emitting LLVM IR directly: a
+kernel compiles in 0.3 to 3.6 s for any network with n <= 64 (bubble sort's 2016
+comparators included), where a Python line per comparator took 1.2 to 650 s.
 """
 
 from __future__ import annotations
@@ -19,16 +29,18 @@ from __future__ import annotations
 from sortnet.errors import SortnetError
 from sortnet.network import Network
 
-#: From this many wires on, the ``columns`` layout is used.
-COLUMNS_MIN_N = 48
-#: Up to this many wires, the ``tiles`` layout is used when ``n`` allows it.
-TILES_MAX_N = 32
+#: The ``tiles`` layout covers 4-byte values for n in this range (when ``n`` allows it).
+TILES_MIN_N = 16
+TILES_MAX_N = 64
+#: Up to this many wires (8-byte values: :data:`ROWS_MAX_N_WIDE`) ``rows``, above ``columns``.
+ROWS_MAX_N = 10
+ROWS_MAX_N_WIDE = 32
 LAYOUTS = ("tiles", "rows", "columns")
 #: Rows per transposed block in the ``columns`` layout (a 64 x 64 float32 block is 16 KB).
 BLOCK_ROWS = 64
 #: Bump when the generated code or :mod:`sortnet.circuit.intrinsics` changes: it is part of
 #: the source, hence of the file name, so stale machine code on disk is never reused.
-CODEGEN_VERSION = 2
+CODEGEN_VERSION = 3
 
 
 def tile_lanes(n: int, itemsize: int) -> int:
@@ -52,30 +64,35 @@ def layout_for(net: Network, itemsize: int = 4, kind: str = "sort") -> str:
     --------
     >>> from sortnet.generators import network
     >>> [layout_for(network("bitonic", n)) for n in (5, 8, 32, 64)]
-    ['rows', 'tiles', 'tiles', 'columns']
+    ['rows', 'rows', 'tiles', 'tiles']
+    >>> layout_for(network("bitonic", 64), 8), layout_for(network("bubble", 12))
+    ('columns', 'columns')
     """
     if kind == "argsort":
         return "rows"
     if (
-        net.n <= TILES_MAX_N
+        itemsize == 4
+        and TILES_MIN_N <= net.n <= TILES_MAX_N
         and tile_lanes(net.n, itemsize) >= 4
         and len(net.output_wires) == net.n
-        and itemsize in (4, 8)
     ):
         return "tiles"
-    return "rows" if net.n < COLUMNS_MIN_N else "columns"
+    rows_max = ROWS_MAX_N_WIDE if itemsize >= 8 else ROWS_MAX_N
+    return "rows" if net.n <= rows_max else "columns"
 
 
 def kernel_source(
     net: Network, kind: str = "sort", layout: str | None = None, itemsize: int = 4
 ) -> str:
-    """The Python source of the kernels for ``net`` (what numba compiles).
+    """The Python source of the kernel for ``net`` (what numba compiles).
 
-    The module defines ``kernel_parallel(X, Y)`` (rows split over all cores) and
-    ``kernel_serial(X, Y)`` (one thread, for callers that are already parallel,
-    such as dask tasks). ``Y`` receives ``len(net.outputs)`` columns: the sorted
-    values for ``kind="sort"``, the source column of each output (stable) for
-    ``kind="argsort"``.
+    The module defines ``kernel(X, Y)``, serial and releasing the GIL (the caller
+    splits rows over threads: numba's ``parallel=True`` compilation took 3 to 13 times
+    as long as the kernel's own). ``Y`` receives ``len(net.outputs)`` columns: the
+    sorted values for ``kind="sort"``, the source column of each output (stable) for
+    ``kind="argsort"``. The network itself is one intrinsic per access direction
+    (:func:`sortnet.circuit.intrinsics.network_intrinsic`), built from the comparator
+    list written into the module.
 
     Parameters
     ----------
@@ -91,14 +108,15 @@ def kernel_source(
     --------
     >>> net = Network.from_comparators(2, [(0, 1)])
     >>> print(kernel_source(net, layout="rows").split("\\n\\n\\n")[1])
-    @njit(parallel=True, cache=True, boundscheck=False, nogil=True)
-    def kernel_parallel(X, Y):
-        for r in prange(X.shape[0]):
-            v0 = X[r, 0]
-            v1 = X[r, 1]
-            v0, v1 = cmpx(v0, v1)
-            Y[r, 0] = v0
-            Y[r, 1] = v1
+    COMPARATORS = ((0, 1),)
+    OUTPUTS = (0, 1)
+    on_row = network_intrinsic(COMPARATORS, OUTPUTS, "sort")
+    on_column = network_intrinsic(COMPARATORS, OUTPUTS, "sort", transposed=True)
+    >>> print(kernel_source(net, layout="rows").split("\\n\\n\\n")[2].rstrip())
+    @njit(cache=True, boundscheck=False, nogil=True)
+    def kernel(X, Y):
+        for r in range(X.shape[0]):
+            on_row(X, r, Y, r)
     """
     _check_network(net)
     if kind not in ("sort", "argsort"):
@@ -118,88 +136,68 @@ def kernel_source(
         + (f", {lanes}-row tiles. " if layout == "tiles" else ". ")
         + "Do not edit.\n"
         "import numpy as np\n"
-        "from numba import njit, prange\n\n"
-        "from sortnet.circuit.intrinsics import cmpx, cmpx_index, transpose_tile"
+        "from numba import njit\n\n"
+        "from sortnet.circuit.intrinsics import network_intrinsic, transpose_tile"
     )
-    parts = [header]
-    for name, loop, options in (
-        ("kernel_parallel", "prange", "parallel=True, "),
-        ("kernel_serial", "range", ""),
-    ):
-        if layout == "tiles":
-            body = _tiles_body(net, loop, lanes)
-        else:
-            body = (_columns_body if layout == "columns" else _rows_body)(net, kind, loop)
-        decorator = f"@njit({options}cache=True, boundscheck=False, nogil=True)"
-        parts.append("\n".join([decorator, f"def {name}(X, Y):", *body]))
-    return "\n\n\n".join(parts) + "\n"
-
-
-def _network_lines(net: Network, kind: str, indent: str) -> list[str]:
-    if kind == "argsort":
-        return [
-            f"{indent}v{i}, v{j}, p{i}, p{j} = cmpx_index(v{i}, v{j}, p{i}, p{j})"
-            for i, j in net.comparators
+    comparators = tuple((int(i), int(j)) for i, j in net.comparators)
+    network = "\n".join(
+        [
+            f"COMPARATORS = {comparators!r}",
+            f"OUTPUTS = {tuple(int(w) for w in net.output_wires)!r}",
+            f'on_row = network_intrinsic(COMPARATORS, OUTPUTS, "{kind}")',
+            f'on_column = network_intrinsic(COMPARATORS, OUTPUTS, "{kind}", transposed=True)',
         ]
-    return [f"{indent}v{i}, v{j} = cmpx(v{i}, v{j})" for i, j in net.comparators]
+    )
+    if layout == "tiles":
+        body = _tiles_body(net, lanes)
+    else:
+        body = _columns_body(net) if layout == "columns" else _ROWS_BODY
+    decorator = "@njit(cache=True, boundscheck=False, nogil=True)"
+    kernel = "\n".join([decorator, "def kernel(X, Y):", *body])
+    return "\n\n\n".join([header, network, kernel]) + "\n"
 
 
-def _rows_body(net: Network, kind: str, loop: str) -> list[str]:
-    ind = " " * 8
-    lines = [f"    for r in {loop}(X.shape[0]):"]
-    lines += [f"{ind}v{w} = X[r, {w}]" for w in range(net.n)]
-    if kind == "argsort":
-        lines += [f"{ind}p{w} = {w}" for w in range(net.n)]
-    lines += _network_lines(net, kind, ind)
-    stored = "p" if kind == "argsort" else "v"
-    lines += [f"{ind}Y[r, {p}] = {stored}{w}" for p, w in enumerate(net.output_wires)]
-    return lines
+# Each row's values are loaded, run through the network in registers and stored.
+_ROWS_BODY = ["    for r in range(X.shape[0]):", "        on_row(X, r, Y, r)"]
 
 
-def _tiles_body(net: Network, loop: str, lanes: int) -> list[str]:
-    n, ind = net.n, " " * 12
+def _tiles_body(net: Network, lanes: int) -> list[str]:
+    n = net.n
     lines = [
         f"    full = X.shape[0] // {lanes}",
-        f"    for block in {loop}(full):",
+        "    for block in range(full):",
         f"        r0 = block * {lanes}",
         f"        T = np.empty(({n}, {lanes}), X.dtype)",
     ]
     # T[c + j, i] = X[r0 + i, c + j]: one lanes x lanes tile per group of columns.
     lines += [f"        transpose_tile(X, r0, {c}, T, {c}, 0, {lanes})" for c in range(0, n, lanes)]
-    lines += [f"        for r in range({lanes}):"]  # one packed min/max per comparator
-    lines += [f"{ind}v{w} = T[{w}, r]" for w in range(n)]
-    lines += _network_lines(net, "sort", ind)
-    lines += [f"{ind}T[{p}, r] = v{w}" for p, w in enumerate(net.output_wires)]
+    # One packed compare-and-select per comparator over the tile's rows (LLVM vectorises
+    # the loop: its trip count is the vector width).
+    lines += [f"        for r in range({lanes}):", "            on_column(T, r, T, r)"]
     lines += [f"        transpose_tile(T, {c}, 0, Y, r0, {c}, {lanes})" for c in range(0, n, lanes)]
     # The last X.shape[0] % lanes rows, one at a time.
-    rows = _rows_body(net, "sort", "range")
-    return (
-        lines
-        + [rows[0].replace("range(X.shape[0])", f"range(full * {lanes}, X.shape[0])")]
-        + rows[1:]
-    )
+    lines += [f"    for r in range(full * {lanes}, X.shape[0]):", "        on_row(X, r, Y, r)"]
+    return lines
 
 
-def _columns_body(net: Network, kind: str, loop: str) -> list[str]:
-    n, rows = net.n, BLOCK_ROWS
-    ind = " " * 12
-    lines = [
-        f"    for block in {loop}((X.shape[0] + {rows - 1}) // {rows}):",
+def _columns_body(net: Network) -> list[str]:
+    rows = BLOCK_ROWS
+    return [
+        f"    for block in range((X.shape[0] + {rows - 1}) // {rows}):",
         f"        r0 = block * {rows}",
         f"        m = min({rows}, X.shape[0] - r0)",
-        # A private (n, rows) buffer per block: each comparator's row loop is then a
-        # packed min/max over contiguous memory, which LLVM vectorises.
-        f"        T = np.empty(({n}, {rows}), X.dtype)",
+        # A private (n, rows) buffer per block: each comparator is then a packed
+        # compare-and-select over contiguous memory, which LLVM vectorises.
+        f"        T = np.empty(({net.n}, {rows}), X.dtype)",
+        f"        for w in range({net.n}):",
+        "            for r in range(m):",
+        "                T[w, r] = X[r0 + r, w]",
         "        for r in range(m):",
+        "            on_column(T, r, T, r)",
+        f"        for p in range({len(net.output_wires)}):",
+        "            for r in range(m):",
+        "                Y[r0 + r, p] = T[p, r]",
     ]
-    lines += [f"{ind}T[{w}, r] = X[r0 + r, {w}]" for w in range(n)]
-    lines += ["        for r in range(m):"]
-    lines += [f"{ind}v{w} = T[{w}, r]" for w in range(n)]
-    lines += _network_lines(net, kind, ind)
-    lines += [f"{ind}T[{p}, r] = v{w}" for p, w in enumerate(net.output_wires)]
-    lines += ["        for r in range(m):"]
-    lines += [f"{ind}Y[r0 + r, {p}] = T[{p}, r]" for p in range(len(net.output_wires))]
-    return lines
 
 
 def _check_network(net: Network) -> None:

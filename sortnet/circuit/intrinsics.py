@@ -20,10 +20,12 @@ NaN never reaches a kernel: :func:`sortnet.sort` refuses it first.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 
@@ -80,6 +82,84 @@ def cmpx_index(typingctx: Any, a: types.Type, b: types.Type, i: types.Type, j: t
         return context.make_tuple(builder, sig.return_type, parts)
 
     return signature, codegen
+
+
+def network_intrinsic(
+    comparators: Sequence[tuple[int, int]],
+    outputs: Sequence[int],
+    kind: str = "sort",
+    *,
+    transposed: bool = False,
+) -> Any:
+    """An intrinsic ``apply(src, i, dst, j)`` running a whole comparator network on one row.
+
+    It loads the row's values (``src[i, w]`` for each wire ``w``; with ``transposed``,
+    ``src[w, i]``), runs every comparator as :func:`cmpx` (``kind="sort"``) or
+    :func:`cmpx_index` with constant start indices (``kind="argsort"``), and stores
+    output ``p`` (the value, or for argsort its source column) in ``dst[j, p]``
+    (``dst[p, j]`` with ``transposed``). The network is emitted as LLVM IR in one go:
+    numba's own passes see a single call, where a Python line per comparator cost them
+    about 15 ms each (30 s for the 2016 comparators of bubble n = 64; this way 0.7 s).
+    Every load happens before any store, so ``dst`` may be ``src``.
+    """
+    pairs = [(int(i), int(j)) for i, j in comparators]
+    wires = 1 + max([w for pair in pairs for w in pair] + [int(w) for w in outputs] + [0])
+    stored = [int(w) for w in outputs]
+
+    @intrinsic
+    def apply(typingctx: Any, src: Any, i: Any, dst: Any, j: Any) -> Any:
+        if not all(isinstance(a, types.Array) and a.ndim == 2 for a in (src, dst)):
+            return None
+        if not isinstance(src.dtype, (types.Float, types.Integer)):
+            return None
+        if (kind == "sort" and dst.dtype != src.dtype) or (
+            kind == "argsort" and not isinstance(dst.dtype, types.Integer)
+        ):
+            return None
+        signature = types.void(src, i, dst, j)
+
+        def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            source, row, target, target_row = args
+            index = context.get_value_type(types.intp)
+
+            def pointer(array_type: Any, value: Any, at: Any, wire: int) -> Any:
+                array = context.make_array(array_type)(context, builder, value)
+                place = [index(wire), at] if transposed else [at, index(wire)]
+                return cgutils.get_item_pointer2(
+                    context,
+                    builder,
+                    array.data,
+                    cgutils.unpack_tuple(builder, array.shape),
+                    cgutils.unpack_tuple(builder, array.strides),
+                    array_type.layout,
+                    place,
+                )
+
+            at = context.cast(builder, row, sig.args[1], types.intp)
+            values = [builder.load(pointer(src, source, at, w)) for w in range(wires)]
+            columns = [index(w) for w in range(wires)]
+            for a, b in pairs:
+                x, y, p, q = values[a], values[b], columns[a], columns[b]
+                swap = _less(builder, src.dtype, y, x)
+                if kind == "argsort":
+                    earlier = builder.icmp_signed("<", q, p)
+                    swap = builder.or_(
+                        swap, builder.and_(_equal(builder, src.dtype, x, y), earlier)
+                    )
+                    columns[a], columns[b] = builder.select(swap, q, p), builder.select(swap, p, q)
+                values[a], values[b] = builder.select(swap, y, x), builder.select(swap, x, y)
+            out_at = context.cast(builder, target_row, sig.args[3], types.intp)
+            for position, wire in enumerate(stored):
+                if kind == "argsort":
+                    result = context.cast(builder, columns[wire], types.intp, dst.dtype)
+                else:
+                    result = values[wire]
+                builder.store(result, pointer(dst, target, out_at, position))
+            return context.get_dummy_value()
+
+        return signature, codegen
+
+    return apply
 
 
 @intrinsic(prefer_literal=True)

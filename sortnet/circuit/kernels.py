@@ -11,16 +11,15 @@ Three kinds of kernel, all exact:
   so one compilation per dtype and kind (about a second, once per machine: cached on
   disk) serves every network. It runs where the C kernels were not built.
 * **straight-line kernels**, compiled per network on request (:func:`get_kernel`):
-  the network written out as Python source with no loops inside a row, one
-  compare-exchange per comparator, compiled with LLVM over all rows with ``prange``.
-  Three layouts (:mod:`sortnet.circuit.codegen`): ``tiles`` (n <= 32, n a multiple of 4),
-  ``rows`` (odd n, selection networks), ``columns`` (n >= 48). They take seconds to
-  minutes to compile as ``n`` grows (LLVM's time grows with the code); once compiled
-  (in this process, or on disk: a marker file per dtype records it) ``sortnet.sort``
-  runs them instead of the generic kernel (argsort: up to
-  :data:`STRAIGHT_ARGSORT_MAX_N`, above which the generic kernel was faster), and
-  instead of the C sort kernel for n above :data:`NATIVE_FIRST_MAX_N` (never instead
-  of the C argsort kernel, which was faster at every n).
+  the whole network emitted as LLVM IR with no loop inside a row, one compare and two
+  selects per comparator, in a serial row loop that releases the GIL (rows are split
+  over threads here). Three layouts (:mod:`sortnet.circuit.codegen`): ``tiles``,
+  ``rows``, ``columns``. One compiles in 0.3 to 3.6 s for n <= 64 (3.0 s for bubble
+  n = 64, 1.2 s for the best network there); once compiled (in this process, or on
+  disk: a marker file per dtype records it) ``sortnet.sort`` runs it instead of the
+  generic kernel (argsort: up to :data:`STRAIGHT_ARGSORT_MAX_N`, above which the
+  generic kernel was faster), and instead of the C sort kernel where it was faster
+  (:func:`native_runs`; never instead of the C argsort kernel, faster at every n).
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -41,6 +40,7 @@ smaller batches take the numpy path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from pathlib import Path
 from typing import Any
@@ -63,12 +63,13 @@ from sortnet.circuit import interpreter, native
 from sortnet.circuit.codegen import (
     BLOCK_ROWS,
     CODEGEN_VERSION,
-    COLUMNS_MIN_N,
+    ROWS_MAX_N,
     TILES_MAX_N,
     kernel_source,
     layout_for,
     tile_lanes,
 )
+from sortnet.circuit.rows import run_ranges
 from sortnet.errors import SortnetError
 from sortnet.network import Network
 
@@ -77,8 +78,8 @@ __all__ = [
     "BACKENDS",
     "BLOCK_ROWS",
     "CODEGEN_VERSION",
-    "COLUMNS_MIN_N",
     "KERNEL_DTYPES",
+    "ROWS_MAX_N",
     "TILES_MAX_N",
     "argsort_into",
     "cache_dir",
@@ -104,34 +105,39 @@ KERNEL_DTYPES = frozenset(
 #: row-comparator pairs: the numpy path would take 30 ms or more (10-100x the kernel).
 AUTO_MIN_WORK = 1 << 24
 
-#: Up to this n the precompiled C kernel runs even where a straight-line kernel was
-#: compiled: measured faster there (1M float32 rows, best networks, one process each:
-#: n = 4 1.7 against 5.4 ms, 8 3.4 against 3.9 ms, 16 11.8 against 13.9 ms), while at
-#: n = 32 the straight-line kernel, its rows held in registers, took 23.8 ms to 38.8 ms.
-NATIVE_FIRST_MAX_N = 16
+#: Up to this n (and for 8-byte values above :data:`NATIVE_FIRST_WIDE_ABOVE_N`) the
+#: precompiled C kernel runs even where a straight-line kernel was compiled: measured
+#: faster or equal there (1M rows, best networks, same run, load 0.7-0.8; float32 C
+#: against straight-line ms: n = 4 0.7 / 0.7, 9 2.7 / 3.0, 10 3.1 / 3.7, 11 5.6 / 3.8,
+#: 16 7.6 / 2.6, 32 14.4 / 12.1, 64 42.9 / 28.9; float64: n = 32 22.8 / 21.5, 64 54.5 /
+#: 65.1).
+NATIVE_FIRST_MAX_N = 10
+NATIVE_FIRST_WIDE_ABOVE_N = 32
 
 #: Argsort always runs the C kernel when it is built, even where a straight-line kernel
-#: was compiled: n -> (C ms, straight-line ms), 1M float32 rows, best networks, load
-#: 0.65-0.99 (the straight-line argsort kernels carry an index per value through
-#: every compare-exchange; the C kernel keeps them in a block beside the values).
-ARGSORT_NATIVE_TIMES = {8: (5.7, 11.9), 16: (13.7, 42.1), 24: (25.1, 80.6), 32: (35.1, 129.1)}
+#: was compiled: n -> (C ms, straight-line ms), 1M float32 rows with ties, best networks,
+#: load 0.71-0.77 (the straight-line argsort kernels carry an index per value through
+#: every compare-exchange, row by row; the C kernel keeps them in a block beside the values).
+ARGSORT_NATIVE_TIMES = {4: (1.3, 2.7), 8: (2.5, 8.4), 16: (8.6, 26.6), 32: (22.5, 65.6)}
 
 #: Without the C kernel, a straight-line argsort kernel compiled on request runs only up
 #: to this n: above it the numba generic kernel was faster. n -> (generic ms,
-#: straight-line ms), 1M float32 rows, best networks, load 0.83-0.89.
-STRAIGHT_ARGSORT_MAX_N = 8
+#: straight-line ms), same run as :data:`ARGSORT_NATIVE_TIMES`.
+STRAIGHT_ARGSORT_MAX_N = 4
 ARGSORT_GENERIC_TIMES = {
-    4: (4.9, 3.2),
-    8: (12.2, 11.4),
-    16: (23.3, 44.3),
-    24: (41.1, 84.2),
-    32: (55.9, 135.1),
-    48: (87.0, 279.3),
+    4: (3.3, 2.7),
+    8: (5.9, 8.4),
+    16: (12.2, 26.6),
+    24: (23.7, 54.0),
+    32: (30.3, 65.6),
+    48: (62.0, 243.2),
 }
 
 _modules: dict[tuple[Any, ...], Any] = {}
-#: Compiled kernels by (module key, dtype, parallel); the lock also serialises launches.
-CACHE = KernelCache("circuit", also_clear=[_modules])
+#: The row-splitting wrapper of each compiled kernel (one object per kernel).
+_threaded: dict[tuple[Any, ...], Kernel] = {}
+#: Compiled kernels by (module key, dtype).
+CACHE = KernelCache("circuit", also_clear=[_modules, _threaded])
 _lock = CACHE.lock
 
 
@@ -167,22 +173,22 @@ def _load_module(
 _stems: dict[tuple[Any, ...], str] = {}
 
 
-def _marker(stem: str, function: str, dtype: np.dtype) -> Path:
-    """The file saying ``function`` of module ``stem`` was compiled for ``dtype`` here.
+def _marker(stem: str, dtype: np.dtype) -> Path:
+    """The file saying the kernel of module ``stem`` was compiled for ``dtype`` here.
 
     numba's index holds every dtype of a module in one file; this marker tells,
     without unpickling it, whether a call in ``dtype`` would load or compile.
     """
-    return cache_dir() / f"{stem}.{function}.{dtype.name}.ready"
+    return cache_dir() / f"{stem}.kernel.{dtype.name}.ready"
 
 
-def _disk_cached(net: Network, kind: str, itemsize: int, function: str, dtype: np.dtype) -> bool:
-    """Whether ``net``'s kernel ``function`` for ``dtype`` was compiled on this machine."""
+def _disk_cached(net: Network, kind: str, itemsize: int, dtype: np.dtype) -> bool:
+    """Whether ``net``'s kernel for ``dtype`` was compiled on this machine."""
     key = _module_key(net, kind, None, itemsize)
     stem = _stems.get(key)
     if stem is None:  # generating the source takes milliseconds at n = 64: once
         stem = _stems[key] = _source_path(kernel_source(net, kind, None, itemsize)).stem
-    return _marker(stem, function, dtype).exists()
+    return _marker(stem, dtype).exists()
 
 
 def get_kernel(
@@ -195,7 +201,7 @@ def get_kernel(
 ) -> Kernel:
     """The compiled kernel ``kernel(X, Y)`` of ``net`` for ``dtype`` (cached).
 
-    The cache key is ``(kind, layout, n, comparators, outputs, dtype, parallel)``: two
+    The cache key is ``(kind, layout, n, comparators, outputs, dtype)``: two
     networks with the same comparators share one kernel whatever their names.
     Compilation happens here, once per key (and is reused from disk across runs).
 
@@ -233,13 +239,11 @@ def get_kernel(
         raise SortnetError(f"no compiled kernel for dtype {dtype}; the numpy executor handles it")
     if not numba_available():
         raise SortnetError("compiled kernels need numba (pip install numba)")
-    key = (*_module_key(net, kind, layout, dtype.itemsize), dtype.str, parallel)
-    name = "kernel_parallel" if parallel else "kernel_serial"
+    key = (*_module_key(net, kind, layout, dtype.itemsize), dtype.str)
 
     def load(fresh: bool) -> Kernel:
-        return getattr(  # type: ignore[no-any-return]
-            _load_module(net, kind, layout, dtype.itemsize, fresh=fresh), name
-        )
+        module = _load_module(net, kind, layout, dtype.itemsize, fresh=fresh)
+        return module.kernel  # type: ignore[no-any-return]
 
     with _lock:
         function = CACHE.lookup(key)
@@ -258,7 +262,9 @@ def get_kernel(
             )
             CACHE.store(key, function)
             with contextlib.suppress(OSError):  # a read-only cache costs the marker only
-                _marker(stem, name, dtype).touch()
+                _marker(stem, dtype).touch()
+    if parallel:
+        return _threaded.setdefault(key, functools.partial(_on_threads, function))
     return function  # type: ignore[no-any-return]
 
 
@@ -302,7 +308,8 @@ def native_runs(
     """Whether :func:`sort_into` runs the precompiled C kernel (:mod:`~sortnet.circuit.native`).
 
     It does in ``auto`` mode, for its dtypes, unless ``kind`` is ``"sort"``, ``n`` is
-    above :data:`NATIVE_FIRST_MAX_N` and ``net``'s straight-line kernel was compiled
+    above :data:`NATIVE_FIRST_MAX_N` (for 8-byte values: at most
+    :data:`NATIVE_FIRST_WIDE_ABOVE_N`) and ``net``'s straight-line kernel was compiled
     on request (argsort: always, see :data:`ARGSORT_NATIVE_TIMES`); the C kernel then
     also finds NaN (:func:`sort_into` raises).
 
@@ -322,15 +329,12 @@ def _native_for(dtype: Any, net: Network, kind: str, backend: str | None) -> boo
         return False
     if kind == "argsort":  # C was faster at every n measured (ARGSORT_NATIVE_TIMES)
         return True
-    return net.n <= NATIVE_FIRST_MAX_N or not specialized_ready(net, dtype, kind)
+    wide = np.dtype(dtype).itemsize >= 8 and net.n > NATIVE_FIRST_WIDE_ABOVE_N
+    return net.n <= NATIVE_FIRST_MAX_N or wide or not specialized_ready(net, dtype, kind)
 
 
-def specialized_ready(
-    net: Network, dtype: Any, kind: str = "sort", parallel: bool | None = None
-) -> bool:
+def specialized_ready(net: Network, dtype: Any, kind: str = "sort") -> bool:
     """Whether ``net``'s straight-line kernel for ``dtype`` is compiled (here or on disk).
-
-    ``parallel`` asks for that variant only (None: either).
 
     Examples
     --------
@@ -339,12 +343,16 @@ def specialized_ready(
     """
     dtype = np.dtype(dtype)
     key = (*_module_key(net, kind, None, dtype.itemsize), dtype.str)
-    variants = (True, False) if parallel is None else (parallel,)
-    for variant in variants:
-        name = "kernel_parallel" if variant else "kernel_serial"
-        if (*key, variant) in CACHE or _disk_cached(net, kind, dtype.itemsize, name, dtype):
-            return True
-    return False
+    return key in CACHE or _disk_cached(net, kind, dtype.itemsize, dtype)
+
+
+def _on_threads(kernel: Kernel, X: np.ndarray, Y: np.ndarray) -> None:
+    """``kernel(X, Y)`` with the rows split into one contiguous range per thread."""
+
+    def work(start: int, stop: int) -> None:
+        kernel(X[start:stop], Y[start:stop])
+
+    run_ranges(work, X.shape[0], None, width=X.shape[1])
 
 
 def sort_into(
@@ -376,15 +384,10 @@ def sort_into(
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     if native_runs(X, net, kind=kind, backend=backend):  # precompiled: no JIT at all
         native.run(X, target, net, kind, threads=None if parallel else 1)
-    elif specialized_ready(net, X.dtype, kind, parallel) and (
+    elif specialized_ready(net, X.dtype, kind) and (
         kind == "sort" or net.n <= STRAIGHT_ARGSORT_MAX_N
     ):  # compiled on request earlier, and faster than the generic kernel
-        kernel = get_kernel(net, X.dtype, kind=kind, parallel=parallel)
-        if parallel:
-            with _lock:  # numba's thread pool must not be entered from two threads at once
-                kernel(X, target)
-        else:
-            kernel(X, target)
+        get_kernel(net, X.dtype, kind=kind, parallel=parallel)(X, target)
     else:  # the generic kernel: compiled once per dtype, shared by every network
         interpreter.run(X, target, net, kind, threads=None if parallel else 1)
     if target is not out:

@@ -361,9 +361,10 @@ DEFINE_TRANSPOSES(f8, double)
         any_lane;                                                                         \
     })
 
-/* numba's max(a, z) for z = 0: z when z > a, else a (so -0.0 stays), in bit operations,
-   or as x86's max instruction, which computes exactly that (src1 > src2 ? src1 : src2). */
-#define MAX0_BITS(z, a) ((V)((VJ)(a) & ~(VJ)((z) > (a))))
+/* relu as np.maximum(a, 0): a when a > 0, else z = +0.0 (either zero gives +0.0, so the
+   sign of a zero never depends on how a sum was formed), in bit operations, or as x86's
+   max instruction with z second (src1 > src2 ? src1 : src2, and src2 for two zeros). */
+#define MAX0_BITS(z, a) ((V)((VJ)(a) & (VJ)((a) > (z))))
 
 /* One copy per instruction set, each with vectors of its register width, chosen at
    each call (a chunk of rows) from the CPU's features. */
@@ -373,12 +374,12 @@ DEFINE_ISA(base, , 16, MAX0_BITS, MAX0_BITS, MULADD, MULADD, ANY_LANE, ANY_LANE)
 #define HAS_FMA() 0
 #else
 #include <immintrin.h>
-#define MAX0_PS(z, a) ((V)_mm_max_ps((__m128)(z), (__m128)(a)))
-#define MAX0_PD(z, a) ((V)_mm_max_pd((__m128d)(z), (__m128d)(a)))
-#define MAX0_PS256(z, a) ((V)_mm256_max_ps((__m256)(z), (__m256)(a)))
-#define MAX0_PD256(z, a) ((V)_mm256_max_pd((__m256d)(z), (__m256d)(a)))
-#define MAX0_PS512(z, a) ((V)_mm512_max_ps((__m512)(z), (__m512)(a)))
-#define MAX0_PD512(z, a) ((V)_mm512_max_pd((__m512d)(z), (__m512d)(a)))
+#define MAX0_PS(z, a) ((V)_mm_max_ps((__m128)(a), (__m128)(z)))
+#define MAX0_PD(z, a) ((V)_mm_max_pd((__m128d)(a), (__m128d)(z)))
+#define MAX0_PS256(z, a) ((V)_mm256_max_ps((__m256)(a), (__m256)(z)))
+#define MAX0_PD256(z, a) ((V)_mm256_max_pd((__m256d)(a), (__m256d)(z)))
+#define MAX0_PS512(z, a) ((V)_mm512_max_ps((__m512)(a), (__m512)(z)))
+#define MAX0_PD512(z, a) ((V)_mm512_max_pd((__m512d)(a), (__m512d)(z)))
 /* The same test with the instruction set's sign-bit masks, or (AVX-512) mask registers. */
 #define ANY_PS(ACC) (_mm_movemask_ps((__m128)PLUS_ZERO_LANES(ACC)) != 0)
 #define ANY_PD(ACC) (_mm_movemask_pd((__m128d)PLUS_ZERO_LANES(ACC)) != 0)

@@ -21,7 +21,6 @@ import numpy as np
 
 from sortnet.errors import InputError
 from sortnet.nn.activations import ACTIVATIONS, Activation
-from sortnet.nn.executor import SPARSE_MAX_DENSITY, SPARSE_MIN_SIZE
 from sortnet.nn.layer import Matrix, to_dense
 
 if TYPE_CHECKING:
@@ -32,31 +31,27 @@ class Product:
     """One matrix ``M`` in the run dtype, for ``V @ M.T`` (forward) and ``G @ M`` (backward)."""
 
     def __init__(self, matrix: Matrix, dtype: np.dtype) -> None:
+        import scipy.sparse
+
         rows, cols = matrix.shape
-        size = rows * cols
         nnz = np.count_nonzero(matrix) if isinstance(matrix, np.ndarray) else matrix.nnz
         self.identity = (
             rows == cols and nnz == rows and np.array_equal(to_dense(matrix), np.eye(rows))
         )
-        self.sparse = size >= SPARSE_MIN_SIZE and nnz <= SPARSE_MAX_DENSITY * size
-        if self.sparse:  # the executor's rule, so products add the same terms
-            import scipy.sparse
-
-            self.csr = scipy.sparse.csr_array(matrix, dtype=dtype)
-            self.csr_t = scipy.sparse.csr_array(self.csr.T)
-        else:
-            self.dense = np.ascontiguousarray(to_dense(matrix), dtype=dtype)
-            self.dense_t = np.ascontiguousarray(self.dense.T)
+        # CSR both ways, as the executor (the same terms in the same order, whatever the
+        # number of rows: BLAS picks its summation order by it).
+        self.csr = scipy.sparse.csr_array(matrix, dtype=dtype)
+        self.csr_t = scipy.sparse.csr_array(self.csr.T)
 
     def forward(self, V: np.ndarray) -> np.ndarray:
         if self.identity:
             return V
-        return np.asarray((self.csr @ V.T).T) if self.sparse else V @ self.dense_t
+        return np.asarray((self.csr @ V.T).T)
 
     def backward(self, G: np.ndarray) -> np.ndarray:
         if self.identity:
             return G
-        return np.asarray((self.csr_t @ G.T).T) if self.sparse else G @ self.dense
+        return np.asarray((self.csr_t @ G.T).T)
 
 
 @dataclass

@@ -1,29 +1,24 @@
 """Source generation for the numba engine (:mod:`sortnet.nn.kernels`).
 
-A compiled model becomes Python source with one statement per unit, built from
-its **non-zero** weights only::
+A compiled model becomes a small Python module: its layers as literals, built from
+its **non-zero** weights only (:func:`layer_spec`), one intrinsic per arithmetic
+(:func:`sortnet.nn.model_intrinsic.model_intrinsic`) that emits every unit of a row
+as LLVM IR, and a kernel ``kernel(X, Y)`` that runs it over blocks of rows.
 
-    z3_5 = lin(h2_1, k0, h2_4, k1, z2_9, k2)    # z = W v + b: k0 * h2_1 + k1 * h2_4 + ...
-    h3_5 = max(z3_5, k3)                         # the unit's activation (k3 = 0)
+Arithmetic. Weights are taken in the run's dtype (``float(np.float32(w))``, exact as a
+Python literal): float32 models compute in float32 like the numpy engine. Each unit
+adds its products left to right in column order, then its bias; the zero terms left
+out add exactly 0 (inputs are finite, see :mod:`sortnet.nn.executor`), and a residual
+block sums its skip and output terms in one sum. Only the summation order may differ
+from the numpy engine, which the exactness contract of
+:class:`~sortnet.nn.model.CompiledModel` allows (the tests check both parts of it on
+this engine). The exact refinements (relu pairs, fused multiply-adds where every
+product is exact) are described in :mod:`sortnet.nn.model_intrinsic`.
 
-Arithmetic. Constants are typed in the run's dtype (``k0 = np.float32(0.5)``):
-float32 models compute in float32 like the numpy engine (a bare ``0.5`` would
-promote to float64). ``lin`` (:mod:`sortnet.nn.intrinsics`) multiplies and
-adds left to right with no fused multiply-add, so each unit adds the same
-products as the matrix product; the zero terms it leaves out add exactly 0
-(inputs are finite, see :mod:`sortnet.nn.executor`), a bias is added last, and a
-residual block sums its skip and output terms in one sum. Only the summation
-order may differ, which the exactness contract of
-:class:`~sortnet.nn.model.CompiledModel` allows (the tests check both parts of it
-on this engine). Activations come from the registry
-(:attr:`sortnet.nn.activations.Activation.scalar`), so every activation runs here,
-including the step and indicator units of counting models.
-
-Layout (measured against one loop per layer and against plain row-at-a-time
-code): rows go in blocks of :data:`BLOCK_ROWS`, transposed into a private 1-D
-buffer, and the whole model is one loop over the block's rows. LLVM vectorises
-it, so each unit becomes a packed multiply-add over 16 float32 rows (AVX-512)
-with every value in registers.
+Layout: rows go in blocks of :data:`BLOCK_ROWS`, transposed into a private 1-D buffer,
+and the whole model is one loop over the block's rows. LLVM vectorises it, so each
+unit becomes packed arithmetic over 16 float32 rows (AVX-512). Compiling takes about a
+second at n = 32 (numba sees one call, not a statement per unit).
 """
 
 from __future__ import annotations
@@ -31,11 +26,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import scipy.sparse
 
 from sortnet.errors import SortnetError
-from sortnet.nn.activations import ACTIVATIONS
-from sortnet.nn.layer import Matrix
+from sortnet.nn.layer import csr
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
@@ -43,67 +36,42 @@ if TYPE_CHECKING:
 #: Rows per block: the vectorised row loop runs this often (a multiple of 16 lanes).
 BLOCK_ROWS = 64
 #: Bump when the generated code changes: it is hashed into the kernel's file name.
-CODEGEN_VERSION = 1
+CODEGEN_VERSION = 2
 
 
-def csr(matrix: Matrix) -> Any:
-    """``matrix`` as a CSR array with sorted column indices (terms in column order)."""
-    csr = scipy.sparse.csr_array(matrix)
-    csr.sort_indices()  # terms in column order, whatever the storage
-    return csr
+def _weight(dtype: np.dtype, value: float) -> float:
+    return float(dtype.type(value))  # the value the numpy engine multiplies by
 
 
-class _Writer:
-    """Emits the straight-line body: typed constants and one statement per value."""
+def _terms(matrix: Any, row: int, dtype: np.dtype) -> tuple[tuple[int, float], ...]:
+    """``(column, weight)`` of one row of a CSR matrix, in column order, zeros left out."""
+    start, stop = matrix.indptr[row], matrix.indptr[row + 1]
+    pairs = zip(matrix.indices[start:stop].tolist(), matrix.data[start:stop].tolist(), strict=True)
+    return tuple((column, _weight(dtype, w)) for column, w in pairs if _weight(dtype, w) != 0)
 
-    def __init__(self, dtype: np.dtype) -> None:
-        self.dtype = dtype
-        self.constants: dict[float, str] = {}
-        self.lines: list[str] = []
 
-    def const(self, value: float) -> str:
-        value = float(self.dtype.type(value))  # the value the numpy engine multiplies by
-        if value not in self.constants:
-            self.constants[value] = f"k{len(self.constants)}"
-        return self.constants[value]
+def layer_spec(layer: Any, dtype: np.dtype) -> tuple[Any, Any]:
+    """One layer as literals: its units ``(activation, bias, terms)`` and residual rows.
 
-    def terms(self, matrix: Any, row: int, names: list[str]) -> list[str]:
-        """``value, weight`` pairs of one row of a CSR matrix, in column order."""
-        found = []
-        start, stop = matrix.indptr[row], matrix.indptr[row + 1]
-        for column, weight in zip(matrix.indices[start:stop], matrix.data[start:stop], strict=True):
-            if self.dtype.type(weight) != 0:  # 0 * v adds exactly 0: leave it out
-                found.append(f"{names[column]}, {self.const(weight)}")
-        return found
-
-    def assign(self, target: str, pairs: list[str]) -> None:
-        """``target = lin(v0, w0, v1, w1, ...)``: the sum of products, left to right."""
-        value = f"lin({', '.join(pairs)})" if pairs else self.const(0.0)
-        self.lines.append(f"{target} = {value}")
-
-    def layer(self, index: int, layer: Any, values: list[str]) -> list[str]:
-        """Statements for one layer reading ``values``; returns its output names."""
-        weight = csr(layer.weight)
-        hidden = []
-        zero, one = self.const(0.0), self.const(1.0)
-        for unit, name in enumerate(layer.activations):
-            z = f"z{index}_{unit}"
-            parts = self.terms(weight, unit, values)
-            if self.dtype.type(layer.bias[unit]) != 0:  # added last, as numpy adds it
-                parts.append(f"{one}, {self.const(layer.bias[unit])}")
-            self.assign(z, parts)
-            h = f"h{index}_{unit}"
-            self.lines.append(f"{h} = " + ACTIVATIONS[name].scalar.format(z=z, zero=zero, one=one))
-            hidden.append(h)
-        if layer.out_weight is None:
-            return hidden
-        skip, out = csr(layer.skip), csr(layer.out_weight)
-        outputs = []
-        for row in range(layer.outputs):
-            y = f"y{index}_{row}"  # skip @ v + out_weight @ h, one sum
-            self.assign(y, self.terms(skip, row, values) + self.terms(out, row, hidden))
-            outputs.append(y)
-        return outputs
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "relu")
+    >>> layer_spec(model.layers[0], np.dtype(np.float32))[0][:2]
+    (('relu', 0.0, ((0, 0.5), (1, -0.5))), ('relu', 0.0, ((0, -0.5), (1, 0.5))))
+    """
+    weight = csr(layer.weight)
+    units = tuple(
+        (name, _weight(dtype, layer.bias[unit]), _terms(weight, unit, dtype))
+        for unit, name in enumerate(layer.activations)
+    )
+    if layer.out_weight is None:
+        return units, None
+    skip, out = csr(layer.skip), csr(layer.out_weight)
+    rows = tuple(
+        (_terms(skip, row, dtype), _terms(out, row, dtype)) for row in range(layer.outputs)
+    )
+    return units, rows
 
 
 def kernel_source(model: CompiledModel, dtype: Any = np.float64) -> str:
@@ -116,38 +84,60 @@ def kernel_source(model: CompiledModel, dtype: Any = np.float64) -> str:
     --------
     >>> import compilers, sortnet
     >>> model = compilers.compile(sortnet.Network.from_comparators(2, [(0, 1)]), "abs")
-    >>> body = kernel_source(model, np.float32).split("for r in range(64):")[1]
-    >>> print(body.split("for r in range(m)")[0].rstrip())
-    <BLANKLINE>
-                x0 = S[0 + r]
-                x1 = S[64 + r]
-                z0_0 = lin(x0, k2, x1, k3)
-                h0_0 = abs(z0_0)
-                z0_1 = lin(x0, k2, x1, k2)
-                h0_1 = z0_1
-                z1_0 = lin(h0_0, k4, h0_1, k1)
-                h1_0 = z1_0
-                z1_1 = lin(h0_0, k1, h0_1, k1)
-                h1_1 = z1_1
-                S[128 + r] = h1_0
-                S[192 + r] = h1_1
+    >>> print(kernel_source(model, np.float32).split("\\n\\n\\n")[2].rstrip())
+    @njit(cache=True, boundscheck=False, nogil=True)
+    def kernel(X, Y):
+        rows = X.shape[0]
+        S = np.zeros(256, X.dtype)
+        for r0 in range(0, rows, 64):
+            m = min(64, rows - r0)
+            for r in range(m):
+                S[0 + r] = X[r0 + r, 0]
+                S[64 + r] = X[r0 + r, 1]
+            tiny = 0
+            for i in range(128):
+                a = abs(S[i])
+                tiny |= (a < 2.350988701644575e-38) & (a != 0)
+            if tiny:
+                for r in range(64):
+                    plain(S, r)
+            else:
+                for r in range(64):
+                    fused(S, r)
+            for r in range(m):
+                Y[r0 + r, 0] = S[128 + r]
+                Y[r0 + r, 1] = S[192 + r]
     """
+    from sortnet.nn.exact_products import fused_threshold
+
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise SortnetError(f"the numba engine runs float32 or float64, not {dtype}")
-    writer = _Writer(dtype)
     n, rows, ind = model.n, BLOCK_ROWS, " " * 12
     outputs = model.n_outputs
-    values = [f"x{w}" for w in range(n)]
-    for index, layer in enumerate(model.layers):
-        values = writer.layer(index, layer, values)
+    layers = tuple(layer_spec(layer, dtype) for layer in model.layers)
+    threshold = fused_threshold(model, dtype)
     # One private 1-D buffer per call holds a block transposed: input wire w at
-    # S[w * rows + r], output p at S[(n + p) * rows + r]. The loop body then reads
-    # and writes contiguous rows, so LLVM vectorises the row loop; constant offsets
-    # into one 1-D array let it prove the reads and writes apart (two arrays, or
-    # run-time strides, would need a second, scalar copy of the body for aliasing).
-    # The loop always runs BLOCK_ROWS times (no remainder copy either): a partial
-    # block computes on zeros or on a previous block's rows, already checked.
+    # S[w * rows + r], output p at S[(n + p) * rows + r]. The row loop then reads and
+    # writes contiguous rows, so LLVM vectorises it; constant offsets into one 1-D
+    # array let it prove the reads and writes apart (two arrays, or run-time strides,
+    # would need a second, scalar copy of the body for aliasing). The loop always runs
+    # BLOCK_ROWS times (no remainder copy either): a partial block computes on zeros or
+    # on a previous block's rows, already checked.
+    run = [f"        for r in range({rows}):", f"{ind}plain(S, r)"]
+    if threshold > 0:  # the fused copy only where every product is exact
+        run = [
+            "        tiny = 0",  # any non-zero input below the threshold (branch-free)
+            f"        for i in range({n * rows}):",
+            f"{ind}a = abs(S[i])",
+            f"{ind}tiny |= (a < {threshold!r}) & (a != 0)",
+            "        if tiny:",
+            f"    {run[0]}",
+            f"    {run[1]}",
+            "        else:",
+            f"            for r in range({rows}):",
+            f"{ind}    fused(S, r)",
+        ]
     body = [
         "    rows = X.shape[0]",
         f"    S = np.zeros({(n + outputs) * rows}, X.dtype)",
@@ -155,15 +145,9 @@ def kernel_source(model: CompiledModel, dtype: Any = np.float64) -> str:
         f"        m = min({rows}, rows - r0)",
         "        for r in range(m):",
         *[f"{ind}S[{w * rows} + r] = X[r0 + r, {w}]" for w in range(n)],
-        f"        for r in range({rows}):",
-        *[f"{ind}x{w} = S[{w * rows} + r]" for w in range(n)],
-        *[ind + line for line in writer.lines],
-        *[f"{ind}S[{(n + p) * rows} + r] = {name}" for p, name in enumerate(values)],
+        *run,
         "        for r in range(m):",
         *[f"{ind}Y[r0 + r, {p}] = S[{(n + p) * rows} + r]" for p in range(outputs)],
-    ]
-    constants = [
-        f"    {name} = np.{dtype.name}({value!r})" for value, name in writer.constants.items()
     ]
     header = (
         # Nothing from the metadata here: equal weights must give the same source.
@@ -171,8 +155,15 @@ def kernel_source(model: CompiledModel, dtype: Any = np.float64) -> str:
         f"{outputs}, {dtype.name}. Do not edit.\n"
         "import numpy as np\n"
         "from numba import njit\n\n"
-        "from sortnet.nn.intrinsics import lin\n\n\n"
-        "@njit(cache=True, boundscheck=False, nogil=True)\n"
-        "def kernel(X, Y):\n"
+        "from sortnet.nn.model_intrinsic import model_intrinsic"
     )
-    return header + "\n".join(constants + body) + "\n"
+    model_lines = [
+        f"LAYERS = {layers!r}",
+        f"plain = model_intrinsic(LAYERS, {n}, {rows}, fused=False)",
+    ]
+    if threshold > 0:
+        model_lines.append(f"fused = model_intrinsic(LAYERS, {n}, {rows}, fused=True)")
+    kernel = "\n".join(
+        ["@njit(cache=True, boundscheck=False, nogil=True)", "def kernel(X, Y):", *body]
+    )
+    return "\n\n\n".join([header, "\n".join(model_lines), kernel]) + "\n"

@@ -58,9 +58,6 @@ from sortnet.nn.layer import Matrix, to_dense
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
 
-#: Use CSR when a matrix has at least this many entries and at most this density.
-SPARSE_MIN_SIZE = 4096
-SPARSE_MAX_DENSITY = 0.02
 #: Target size of one chunk buffer in bytes (a chunk should live in L2 cache).
 CHUNK_BYTES = 1 << 19
 #: At most this many rows per chunk for the C kernel (which needs no chunk buffers).
@@ -71,28 +68,29 @@ OVERFLOW_MARGIN = 64.0
 
 @dataclass
 class _Product:
-    """One matrix ``M``, prepared for ``out = V @ M.T`` on row batches in a given dtype."""
+    """One matrix ``M``, prepared for ``out = V @ M.T`` on row batches in a given dtype.
 
-    transposed: Any  # dense M.T (C-contiguous) or CSR M
-    dense: bool
+    Always a CSR product, never BLAS: CSR adds each unit's terms in one fixed order
+    for every row, where BLAS picks its kernel, hence its summation order, by the
+    number of rows (seen on an AMD EPYC: ``sortnet run`` in 8-row blocks and
+    ``model(X)`` on all 50 rows differed in the last bit), so results would depend on
+    the batch and chunk sizes.
+    """
+
+    csr: Any
     identity: bool
 
     @classmethod
     def of(cls, matrix: Matrix, dtype: np.dtype) -> _Product:
+        import scipy.sparse
+
         rows, cols = matrix.shape
-        size = rows * cols
         nnz = np.count_nonzero(matrix) if isinstance(matrix, np.ndarray) else matrix.nnz
         identity = rows == cols and nnz == rows and np.array_equal(to_dense(matrix), np.eye(rows))
-        if size >= SPARSE_MIN_SIZE and nnz <= SPARSE_MAX_DENSITY * size:
-            import scipy.sparse
-
-            return cls(scipy.sparse.csr_array(matrix, dtype=dtype), False, identity)
-        return cls(np.ascontiguousarray(to_dense(matrix).T, dtype=dtype), True, identity)
+        return cls(scipy.sparse.csr_array(matrix, dtype=dtype), identity)
 
     def apply(self, V: np.ndarray, out: np.ndarray) -> np.ndarray:
-        if self.dense:
-            return np.matmul(V, self.transposed, out=out)
-        out[...] = (self.transposed @ V.T).T
+        out[...] = (self.csr @ V.T).T
         return out
 
 
@@ -334,11 +332,11 @@ def run(
     steps: list[_Step] = []
     fused: native.NativeKernel | None = None  # the C kernel: checks chunks as it loads them
     if native.runs(model, dtype, engine):
-        # No straight-line kernel is compiled in the background here: at n = 32 it is
-        # faster once ready, but compiling it held a core and the GIL for seconds (cold,
-        # 1M float32 rows, relu: first calls 1.2-1.7 s and later calls 214-732 ms with
-        # it, 0.12-0.14 s and 107-118 ms without it).
         kernel = fused = native.kernel(model, dtype)
+        if native.straight_line_pays(model, array):
+            # Faster once ready (relu, n = 32, 1M float32 rows: 30-47 ms against C's
+            # 50-58), and no call waits for it: the C kernel runs meanwhile.
+            model_kernels.compile_in_background(model, dtype)
         width = model.n + model.n_outputs  # chunks as the numba engine's: same refusals
     elif model_kernels.use_numba(model, array, engine):
         # A large batch also starts the model's straight-line kernel compiling in the

@@ -95,7 +95,7 @@ def run_model(
                     out[r] = abs(acc[r])
             elif code == 2:
                 for r in range(BLOCK):
-                    out[r] = max(acc[r], zero)
+                    out[r] = acc[r] if acc[r] > zero else zero  # +0.0 for -0.0
             elif code == 3:
                 for r in range(BLOCK):
                     out[r] = one if acc[r] >= zero else zero

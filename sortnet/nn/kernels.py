@@ -1,24 +1,20 @@
 """The numba engine of the neural executor: one straight-line kernel per compiled model.
 
 Compiled weights are very sparse (a comparator unit reads two inputs), so a dense
-product spends most of its work on zeros. This module writes the model out as
-Python source with one statement per unit, built from its **non-zero** weights
-only, and lets numba compile it::
-
-    z3_5 = lin(h2_1, k0, h2_4, k1, z2_9, k2)    # z = W v + b: k0 * h2_1 + k1 * h2_4 + ...
-    h3_5 = max(z3_5, k3)                         # the unit's activation (k3 = 0)
-
-How the source is written, and why it computes what the layers do:
-:mod:`sortnet.nn.codegen`. The kernel is serial and releases the GIL; the
-executor runs chunks on its own threads.
+product spends most of its work on zeros. This module compiles each model into its
+own kernel, built from its **non-zero** weights only: the whole model is one numba
+intrinsic emitting LLVM IR (:mod:`sortnet.nn.model_intrinsic`), run over blocks of
+rows (:mod:`sortnet.nn.codegen`, which also says why it computes what the layers do).
+The kernel is serial and releases the GIL; the executor runs chunks on its own threads.
 
 Caching and size. Kernels are cached in memory per model (keyed by a hash of the
 weights, biases, activations, dtype and
 :data:`~sortnet.nn.codegen.CODEGEN_VERSION`) and on disk by
 numba (the source goes to :func:`sortnet._jit.cache_dir`), so a model compiles
-once per machine. Compiling is the cost: about 3 s for bitonic n=16 and 12 s for
-n=32 with ``relu`` (LLVM's time grows with the straight-line code). Models with
-more than :data:`MAX_TERMS` non-zero weights get no straight-line kernel.
+once per machine. Compiling is the cost (LLVM's time grows with the code; relu,
+float32, load 0.7-1.0): 0.4-1.3 s at n = 8 and 16, 1.5-3.7 s at n = 24 and 32, 6-12 s
+at n = 48, 14-20 s at n = 64. Models with more than :data:`MAX_TERMS` non-zero
+weights (n = 64 and above for the sorting networks) get no straight-line kernel.
 
 The generic kernel (:mod:`sortnet.nn.generic`, arrays from :mod:`sortnet.nn.program`)
 runs any model sparse without a compilation of its own: it is compiled once per
@@ -41,15 +37,17 @@ import numpy as np
 from sortnet import _jit
 from sortnet._jit import Kernel, KernelCache, compile_cached, import_generated, numba_available
 from sortnet.errors import SortnetError
-from sortnet.nn.codegen import CODEGEN_VERSION, csr, kernel_source
+from sortnet.nn.codegen import CODEGEN_VERSION, kernel_source
+from sortnet.nn.layer import csr
 from sortnet.nn.program import program, supported
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
 
 ENGINES = _jit.BACKENDS
-#: Models with more non-zero weights than this run on numpy (compile time ~ code size).
-MAX_TERMS = 8192
+#: Models with more non-zero weights than this get no straight-line kernel (compile time
+#: grows with the code: 6-12 s for the relu models at n = 48, 11,212-15,072 terms).
+MAX_TERMS = 16384
 
 # Per model object; weak, and not in the model's memo, so a pickled model (dask) carries
 # no kernel.
@@ -181,37 +179,57 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     return kernel
 
 
-_pending: set[tuple[str, str]] = set()
+_pending: dict[tuple[str, str], threading.Thread] = {}
 
 
 def compile_in_background(model: CompiledModel, dtype: Any) -> None:
     """Compile ``model``'s straight-line kernel on a daemon thread (once; errors dropped).
 
-    Until it is ready the generic kernel runs the model; :func:`kernel_for` picks the
+    Until it is ready another kernel runs the model (the C kernel, or the numba generic
+    kernel); :func:`kernel_for` and :func:`sortnet.nn.native.runs` pick the
     straight-line kernel up as soon as it is compiled.
 
     Examples
     --------
     >>> import compilers, sortnet
-    >>> compile_in_background(compilers.compile(sortnet.network("bitonic", 2), "relu"), "f8")
+    >>> model = compilers.compile(sortnet.network("bitonic", 2), "relu")
+    >>> compile_in_background(model, "f8")
+    >>> wait_for_background(), is_compiled(model, "f8")
+    (True, True)
     """
     dtype = np.dtype(dtype)
     key = (fingerprint(model, dtype), dtype.str)
-    with _lock:
-        if key in _pending or key in CACHE:
-            return
-        _pending.add(key)
 
     def work() -> None:
         try:
             get_kernel(model, dtype)
-        except Exception:  # noqa: BLE001 - the generic kernel keeps running the model
+        except Exception:  # noqa: BLE001 - the other kernel keeps running the model
             pass
         finally:
             with _lock:
-                _pending.discard(key)
+                _pending.pop(key, None)
 
-    threading.Thread(target=work, name="sortnet-compile", daemon=True).start()
+    with _lock:
+        if key in _pending or key in CACHE:
+            return
+        thread = _pending[key] = threading.Thread(target=work, name="sortnet-compile", daemon=True)
+        thread.start()
+
+
+def wait_for_background(timeout: float | None = None) -> bool:
+    """Wait for the kernels compiling in the background; whether none is left.
+
+    Examples
+    --------
+    >>> wait_for_background(timeout=0.0) in (True, False)
+    True
+    """
+    with _lock:
+        threads = list(_pending.values())
+    for thread in threads:
+        thread.join(timeout)
+    with _lock:
+        return not _pending
 
 
 def is_compiled(model: CompiledModel, dtype: Any) -> bool:

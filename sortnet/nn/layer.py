@@ -43,6 +43,21 @@ def nonzeros(matrix: Matrix) -> int:
     return int(np.count_nonzero(matrix.data))
 
 
+def csr(matrix: Matrix) -> Any:
+    """``matrix`` as a CSR array with sorted column indices (terms in column order).
+
+    Examples
+    --------
+    >>> csr(np.array([[0.0, 2.0], [1.0, 0.0]])).indices.tolist()
+    [1, 0]
+    """
+    import scipy.sparse
+
+    sparse = scipy.sparse.csr_array(matrix)
+    sparse.sort_indices()  # terms in column order, whatever the storage
+    return sparse
+
+
 def to_dense(matrix: Matrix) -> np.ndarray:
     """A dense copy (a view for dense input) of ``matrix``."""
     return matrix if isinstance(matrix, np.ndarray) else matrix.toarray()

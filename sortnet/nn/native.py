@@ -50,13 +50,12 @@ NEGATED_NEXT = 16
 #: branch-free case).
 RELU_PAIR = 32
 
-#: Up to this n the C kernel runs even where the straight-line numba kernel was compiled
-#: on request (none is compiled in the background when the C kernel runs): measured
-#: (relu, best, 1M float32 rows, load about 0.8) C 5.1 / 9.6 / 28.4 ms against
-#: 4.4 / 17.6 / 30.7 ms at n = 4 / 8 / 16, while at n = 32 the straight-line kernel
-#: took 71.5 ms to C's 105 ms. Since the C kernel's 1.5x speed-up the two are about
-#: equal above 16 (load 0.5: 58.9 ms straight-line against 57.6 C at n = 24, 72.5
-#: against 74.6 at n = 32), so the rule was left as it is.
+#: Up to this n the C kernel runs even where the straight-line numba kernel was compiled,
+#: and no straight-line kernel is compiled in the background (:func:`straight_line_pays`).
+#: Above it the straight-line kernel, emitted as one block of LLVM IR per model, was
+#: faster (relu, 1M float32 rows, load 0.7-1.0, C against straight-line ms: best n = 24
+#: 35.2 / 22.6, n = 32 49.6 / 30.3; bitonic 32 57.9 / 47.4; odd-even merge 32 55.2 /
+#: 32.8, 48 92.6 / 71.4) and compiled in 1.5-3.7 s at n = 24 and 32, 6-12 s at 48.
 NATIVE_FIRST_MAX_N = 16
 
 #: The dtypes with a kernel, by the suffix of its function's name.
@@ -132,6 +131,33 @@ def supports(model: CompiledModel, dtype: Any) -> bool:
     True
     """
     return available() and np.dtype(dtype) in SUFFIXES and supported(model)
+
+
+def straight_line_pays(model: CompiledModel, batch: np.ndarray) -> bool:
+    """Whether running ``batch`` should start ``model``'s straight-line kernel compiling.
+
+    In the background, while this kernel runs: for ``model.n`` above
+    :data:`NATIVE_FIRST_MAX_N`, a batch of at least
+    :data:`sortnet._jit.AUTO_MIN_ELEMENTS` values (a small one-off run is not worth a
+    core for seconds), with numba installed and a model it compiles; ``$SORTNET_KERNEL``
+    other than ``auto`` never.
+
+    Examples
+    --------
+    >>> import compilers, sortnet
+    >>> model = compilers.compile(sortnet.network("bitonic", 32), "relu")
+    >>> straight_line_pays(model, np.zeros((10, 32)))
+    False
+    """
+    from sortnet._jit import AUTO_MIN_ELEMENTS
+
+    return (
+        model.n > NATIVE_FIRST_MAX_N
+        and batch.size >= AUTO_MIN_ELEMENTS
+        and requested_backend(None) == "auto"
+        and numba_available()
+        and model_kernels.compilable(model)
+    )
 
 
 def runs(model: CompiledModel, dtype: Any, engine: str | None = None) -> bool:

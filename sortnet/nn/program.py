@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sortnet.nn.codegen import csr
+from sortnet.nn.layer import csr
 
 if TYPE_CHECKING:
     from sortnet.nn.model import CompiledModel
