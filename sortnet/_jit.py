@@ -14,7 +14,9 @@ compile it. Everything they share about that lives here, once:
   ``cache=True`` keys machine code on a real file, so generated source is written
   there and imported, and a network or model is compiled once per machine;
 * the in-memory kernel caches (:class:`KernelCache`), one per runtime, and
-  :func:`cache_info` / :func:`clear_cache` over all of them.
+  :func:`cache_info` / :func:`clear_cache` over all of them;
+* compiling in the background (:func:`in_background`, :func:`wait_for_background`):
+  a faster kernel compiles on a daemon thread while a precompiled one serves calls.
 
 This module imports nothing of sortnet but :mod:`sortnet.errors` (ARCHITECTURE.md,
 "Import rules").
@@ -49,9 +51,11 @@ __all__ = [
     "clear_cache",
     "compile_cached",
     "import_generated",
+    "in_background",
     "numba_available",
     "on_disk",
     "requested_backend",
+    "wait_for_background",
 ]
 
 ENV_BACKEND = "SORTNET_KERNEL"
@@ -346,3 +350,64 @@ def clear_cache() -> None:
     """
     for cache in _CACHES:
         cache.clear()
+
+
+_pending: dict[Hashable, threading.Thread] = {}
+_pending_lock = threading.Lock()
+
+
+def in_background(key: Hashable, compile_kernel: Callable[[], Any]) -> None:
+    """Run ``compile_kernel()`` on a daemon thread, once per ``key`` at a time (errors dropped).
+
+    The caller keeps running another kernel meanwhile, and checks for the compiled one
+    (in memory or on disk) on later calls.
+
+    Examples
+    --------
+    >>> in_background("doc example", lambda: None); wait_for_background()
+    True
+    """
+
+    def work() -> None:
+        try:
+            compile_kernel()
+        except Exception:  # noqa: BLE001 - the kernel already running keeps serving
+            pass
+        finally:
+            with _pending_lock:
+                _pending.pop(key, None)
+
+    with _pending_lock:
+        if key in _pending:
+            return
+        thread = _pending[key] = threading.Thread(target=work, name="sortnet-compile", daemon=True)
+        thread.start()
+
+
+def wait_for_background(timeout: float | None = None) -> bool:
+    """Wait for the kernels compiling in the background; whether none is left.
+
+    Examples
+    --------
+    >>> wait_for_background(timeout=0.0) in (True, False)
+    True
+    """
+    with _pending_lock:
+        threads = list(_pending.values())
+    for thread in threads:
+        thread.join(timeout)
+    with _pending_lock:
+        return not _pending
+
+
+def background_pending() -> bool:
+    """Whether a kernel is compiling in the background now.
+
+    Examples
+    --------
+    >>> wait_for_background(); background_pending()
+    True
+    False
+    """
+    with _pending_lock:
+        return bool(_pending)

@@ -303,6 +303,6 @@ def test_a_large_batch_compiles_the_straight_line_kernel_in_the_background(
     np.testing.assert_array_equal(model(X), np.sort(X, axis=1))  # the C kernel's answer
     assert started == [model]
     real(model, np.float32)  # the real thing: compiled on a daemon thread
-    assert model_kernels.wait_for_background(timeout=120)
+    assert _jit.wait_for_background(timeout=120)
     assert model_kernels.is_compiled(model, np.float32) and not native.runs(model, np.float32)
     np.testing.assert_array_equal(model(X), np.sort(X, axis=1))  # now the straight-line kernel

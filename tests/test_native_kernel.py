@@ -282,3 +282,24 @@ def test_any_schedule_matches_the_numpy_executor(case: tuple) -> None:
         net = sortnet.select(net, k) if net.size else net
     for kind in ("sort", "argsort"):
         assert same_bits(c_kernel(X, net, kind), reference(X, net, kind)), (net.comparators, k)
+
+
+def test_a_large_batch_compiles_the_straight_line_sort_kernel_in_the_background(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above n = 10 the C kernel sorts a large batch while the faster kernel compiles."""
+    if not (native.available() and _jit.numba_available()):
+        pytest.skip("needs the extension and numba")
+    monkeypatch.delenv("SORTNET_KERNEL", raising=False)
+    monkeypatch.setattr(kernels, "AUTO_MIN_ELEMENTS", 1100)  # "large" for this test
+    net = sortnet.network("odd-even-merge", 11)
+    X = batch("int16", 11, rows=100)  # a dtype no other test compiles a straight kernel for
+    assert not kernels.straight_line_pays(X[:99], net)  # too small
+    assert not kernels.straight_line_pays(X[:, :10].copy(), sortnet.network("best", 10))
+    assert not kernels.straight_line_pays(X, net, kind="argsort")  # C is faster there
+    assert kernels.straight_line_pays(X, net)
+    assert not kernels.specialized_ready(net, X.dtype)
+    np.testing.assert_array_equal(sortnet.sort(X, net), np.sort(X, axis=1))  # the C kernel
+    assert _jit.wait_for_background(timeout=120)
+    assert kernels.specialized_ready(net, X.dtype) and not kernels.native_runs(X, net)
+    np.testing.assert_array_equal(sortnet.sort(X, net), np.sort(X, axis=1))  # straight-line

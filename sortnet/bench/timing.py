@@ -137,13 +137,15 @@ def measure(
     ready: list[float] = []
 
     def settle() -> float:
-        # A first call may start a faster kernel compiling in the background (model(X)
-        # at n > 16); warm figures are those of the kernel a user has from then on.
-        start = time.perf_counter()
-        from sortnet.nn import kernels
+        # A first call may start a faster kernel compiling in the background (large
+        # batches, n above 10 or 16); warm figures are those of the kernel a user has
+        # from then on, and ready_s says how long that took.
+        from sortnet import _jit
 
-        kernels.wait_for_background()
-        ready.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        waited = _jit.background_pending()
+        _jit.wait_for_background()
+        ready.append(time.perf_counter() - start if waited else 0.0)
         return ready[-1]
 
     times, out = time_calls(

@@ -20,7 +20,7 @@ tiles / rows / C: n = 16 8.5 / 7.0 / 8.8, n = 32 26.4 / 21.5 / 22.8, n = 64 65.4
 
 Either way the network itself is one intrinsic
 (:func:`sortnet.circuit.intrinsics.network_intrinsic`) emitting LLVM IR directly: a
-kernel compiles in 0.3 to 3.6 s for any network with n <= 64 (bubble sort's 2016
+kernel compiles in 0.3 to 4.5 s for any network with n <= 64 (bubble sort's 2016
 comparators included), where a Python line per comparator took 1.2 to 650 s.
 """
 

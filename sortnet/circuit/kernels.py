@@ -10,12 +10,13 @@ Three kinds of kernel, all exact:
   :mod:`sortnet.circuit.interpreter`): the comparators are data (an ``(m, 2)`` array),
   so one compilation per dtype and kind (about a second, once per machine: cached on
   disk) serves every network. It runs where the C kernels were not built.
-* **straight-line kernels**, compiled per network on request (:func:`get_kernel`):
+* **straight-line kernels**, compiled per network on request (:func:`get_kernel`), or
+  in the background after a large batch ran on the C kernel (:func:`straight_line_pays`):
   the whole network emitted as LLVM IR with no loop inside a row, one compare and two
   selects per comparator, in a serial row loop that releases the GIL (rows are split
   over threads here). Three layouts (:mod:`sortnet.circuit.codegen`): ``tiles``,
-  ``rows``, ``columns``. One compiles in 0.3 to 3.6 s for n <= 64 (3.0 s for bubble
-  n = 64, 1.2 s for the best network there); once compiled (in this process, or on
+  ``rows``, ``columns``. One compiles in 0.3 to 4.5 s for n <= 64 (2.8-3.1 s for
+  bubble n = 64, 1.2-1.4 s for the best network there); once compiled (in this process, or on
   disk: a marker file per dtype records it) ``sortnet.sort`` runs it instead of the
   generic kernel (argsort: up to :data:`STRAIGHT_ARGSORT_MAX_N`, above which the
   generic kernel was faster), and instead of the C sort kernel where it was faster
@@ -56,6 +57,7 @@ from sortnet._jit import (
     choose_backend,
     compile_cached,
     import_generated,
+    in_background,
     numba_available,
     requested_backend,
 )
@@ -329,8 +331,39 @@ def _native_for(dtype: Any, net: Network, kind: str, backend: str | None) -> boo
         return False
     if kind == "argsort":  # C was faster at every n measured (ARGSORT_NATIVE_TIMES)
         return True
+    return _native_first(net, dtype) or not specialized_ready(net, dtype, kind)
+
+
+def _native_first(net: Network, dtype: Any) -> bool:
+    """Whether the C sort kernel was at least as fast as a straight-line kernel."""
     wide = np.dtype(dtype).itemsize >= 8 and net.n > NATIVE_FIRST_WIDE_ABOVE_N
-    return net.n <= NATIVE_FIRST_MAX_N or wide or not specialized_ready(net, dtype, kind)
+    return net.n <= NATIVE_FIRST_MAX_N or wide
+
+
+def straight_line_pays(X: np.ndarray, net: Network, kind: str = "sort") -> bool:
+    """Whether sorting ``X`` on the C kernel should start ``net``'s straight-line kernel compiling.
+
+    In the background, while the C kernel runs: for sort where the straight-line kernel
+    was faster (:data:`NATIVE_FIRST_MAX_N`), a batch of at least
+    :data:`AUTO_MIN_ELEMENTS` values, numba installed, ``$SORTNET_KERNEL`` ``auto``.
+    It compiles in 0.3 to 1.4 s for the best, bitonic and odd-even merge networks up to
+    n = 64 (at most 4.5 s for any network there) and is then 1.2-2.9x faster.
+
+    Examples
+    --------
+    >>> net = Network.from_comparators(2, [(0, 1)])
+    >>> straight_line_pays(np.zeros((10, 2)), net)
+    False
+    """
+    return (
+        kind == "sort"
+        and net.kind == "comparator"
+        and not _native_first(net, X.dtype)
+        and X.dtype in KERNEL_DTYPES
+        and X.size >= AUTO_MIN_ELEMENTS
+        and requested_backend(None) == "auto"
+        and numba_available()
+    )
 
 
 def specialized_ready(net: Network, dtype: Any, kind: str = "sort") -> bool:
@@ -384,6 +417,11 @@ def sort_into(
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     if native_runs(X, net, kind=kind, backend=backend):  # precompiled: no JIT at all
         native.run(X, target, net, kind, threads=None if parallel else 1)
+        if straight_line_pays(X, net, kind):
+            # Faster once ready; started after this call so that no call waits for it.
+            dtype = X.dtype
+            key = ("circuit", *_module_key(net, kind, None, dtype.itemsize), dtype.str)
+            in_background(key, lambda: get_kernel(net, dtype, kind=kind))
     elif specialized_ready(net, X.dtype, kind) and (
         kind == "sort" or net.n <= STRAIGHT_ARGSORT_MAX_N
     ):  # compiled on request earlier, and faster than the generic kernel

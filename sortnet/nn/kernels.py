@@ -14,7 +14,7 @@ numba (the source goes to :func:`sortnet._jit.cache_dir`), so a model compiles
 once per machine. Compiling is the cost (LLVM's time grows with the code; relu,
 float32, load 0.7-1.0): 0.4-1.3 s at n = 8 and 16, 1.5-3.7 s at n = 24 and 32, 6-12 s
 at n = 48, 14-20 s at n = 64. Models with more than :data:`MAX_TERMS` non-zero
-weights (n = 64 and above for the sorting networks) get no straight-line kernel.
+weights (above n = 64 for the sorting networks) get no straight-line kernel.
 
 The generic kernel (:mod:`sortnet.nn.generic`, arrays from :mod:`sortnet.nn.program`)
 runs any model sparse without a compilation of its own: it is compiled once per
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +45,9 @@ if TYPE_CHECKING:
 
 ENGINES = _jit.BACKENDS
 #: Models with more non-zero weights than this get no straight-line kernel (compile time
-#: grows with the code: 6-12 s for the relu models at n = 48, 11,212-15,072 terms).
-MAX_TERMS = 16384
+#: grows with the code: 6-12 s for the relu models at n = 48, 11,212-15,072 terms, 14-20 s
+#: at n = 64, 16,836-20,992 terms; bubble sort's 19,456 at n = 32 fit too).
+MAX_TERMS = 24576
 
 # Per model object; weak, and not in the model's memo, so a pickled model (dask) carries
 # no kernel.
@@ -179,9 +179,6 @@ def get_kernel(model: CompiledModel, dtype: Any) -> Kernel:
     return kernel
 
 
-_pending: dict[tuple[str, str], threading.Thread] = {}
-
-
 def compile_in_background(model: CompiledModel, dtype: Any) -> None:
     """Compile ``model``'s straight-line kernel on a daemon thread (once; errors dropped).
 
@@ -194,42 +191,15 @@ def compile_in_background(model: CompiledModel, dtype: Any) -> None:
     >>> import compilers, sortnet
     >>> model = compilers.compile(sortnet.network("bitonic", 2), "relu")
     >>> compile_in_background(model, "f8")
-    >>> wait_for_background(), is_compiled(model, "f8")
+    >>> _jit.wait_for_background(), is_compiled(model, "f8")
     (True, True)
     """
     dtype = np.dtype(dtype)
-    key = (fingerprint(model, dtype), dtype.str)
-
-    def work() -> None:
-        try:
-            get_kernel(model, dtype)
-        except Exception:  # noqa: BLE001 - the other kernel keeps running the model
-            pass
-        finally:
-            with _lock:
-                _pending.pop(key, None)
-
+    key = ("nn", fingerprint(model, dtype), dtype.str)
     with _lock:
-        if key in _pending or key in CACHE:
+        if key[1:] in CACHE:
             return
-        thread = _pending[key] = threading.Thread(target=work, name="sortnet-compile", daemon=True)
-        thread.start()
-
-
-def wait_for_background(timeout: float | None = None) -> bool:
-    """Wait for the kernels compiling in the background; whether none is left.
-
-    Examples
-    --------
-    >>> wait_for_background(timeout=0.0) in (True, False)
-    True
-    """
-    with _lock:
-        threads = list(_pending.values())
-    for thread in threads:
-        thread.join(timeout)
-    with _lock:
-        return not _pending
+    _jit.in_background(key, lambda: get_kernel(model, dtype))
 
 
 def is_compiled(model: CompiledModel, dtype: Any) -> bool:
