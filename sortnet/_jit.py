@@ -1,8 +1,9 @@
 """The one JIT layer under both runtimes: numba, back-end choice, disk cache, kernel caches.
 
 The circuit runtime (:mod:`sortnet.circuit`) and the neural runtime (:mod:`sortnet.nn`)
-both write a network or a model out as straight-line Python source and let numba
-compile it. Everything they share about that lives here, once:
+both write a network or a model out as a small generated Python module (its
+comparators or weights as literals, one intrinsic emitting the straight-line LLVM IR)
+and let numba compile it. Everything they share about that lives here, once:
 
 * whether numba is installed (:func:`numba_available`);
 * which back end runs (:func:`choose_backend`): an explicit argument, else the one
