@@ -357,11 +357,31 @@ _pending: dict[Hashable, threading.Thread] = {}
 _pending_lock = threading.Lock()
 
 
+def _finish_before_fork() -> None:
+    # A child forked while a kernel compiles would inherit numba's compiler lock (and
+    # sortnet's kernel-cache lock) held by a thread it does not have, and hang on its
+    # first compile or cached kernel (seen: a fork Pool after a large sortnet.sort).
+    # So a fork waits for the compiles in flight (seconds; 20 s at most measured).
+    wait_for_background()
+
+
+def _forget_background_in_child() -> None:
+    global _pending_lock
+    _pending_lock = threading.Lock()
+    _pending.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(before=_finish_before_fork, after_in_child=_forget_background_in_child)
+
+
 def in_background(key: Hashable, compile_kernel: Callable[[], Any]) -> None:
     """Run ``compile_kernel()`` on a daemon thread, once per ``key`` at a time (errors dropped).
 
     The caller keeps running another kernel meanwhile, and checks for the compiled one
-    (in memory or on disk) on later calls.
+    (in memory or on disk) on later calls. ``os.fork`` (a ``fork`` multiprocessing
+    pool) waits for these compiles to finish first: a child forked in the middle of
+    one would inherit locks held by a thread it does not have.
 
     Examples
     --------

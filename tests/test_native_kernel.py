@@ -10,6 +10,7 @@ when the library is absent.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 
@@ -303,3 +304,19 @@ def test_a_large_batch_compiles_the_straight_line_sort_kernel_in_the_background(
     assert _jit.wait_for_background(timeout=120)
     assert kernels.specialized_ready(net, X.dtype) and not kernels.native_runs(X, net)
     np.testing.assert_array_equal(sortnet.sort(X, net), np.sort(X, axis=1))  # straight-line
+
+
+def _sort_in_child(X: np.ndarray) -> bool:
+    net = sortnet.network("bitonic", X.shape[1])
+    return bool(np.array_equal(sortnet.sort(X, net), np.sort(X, axis=1)))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_sorts_after_its_parent_did() -> None:
+    """Was: the child hung, handing rows to the parent's thread pool it does not have."""
+    import multiprocessing
+
+    X = batch("float32", 8, rows=300_000)  # two threads: the shared pool is used
+    assert _sort_in_child(X)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map_async(_sort_in_child, [X, X]).get(timeout=60) == [True, True]

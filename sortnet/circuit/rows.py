@@ -23,6 +23,19 @@ MIN_VALUES_PER_THREAD = 1 << 18
 _pool: list[ThreadPoolExecutor] = []
 _pool_lock = threading.Lock()
 
+
+def _forget_pool_in_child() -> None:
+    # A forked child has none of the pool's threads: work handed to the inherited pool
+    # would never run, and the caller would wait forever (seen: a fork Pool whose
+    # workers call sortnet.sort after the parent did). The child starts a pool of its own.
+    global _pool_lock
+    _pool_lock = threading.Lock()
+    _pool.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_in_child)
+
 Result = TypeVar("Result")
 
 
