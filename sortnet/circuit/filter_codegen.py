@@ -27,7 +27,7 @@ from sortnet.network import Comparator
 from sortnet.select import select
 
 #: Bump when the generated code changes (it is part of the source, hence the cache key).
-FILTER_CODEGEN_VERSION = 2
+FILTER_CODEGEN_VERSION = 3
 #: ``merge_network`` checks networks over every sorted-column 0-1 input up to this many.
 MAX_PATTERNS = 1 << 22
 
@@ -200,8 +200,8 @@ def kernel_source(height: int, width: int, position: int, form: str = "shared") 
         body += ["    for i in range(nrows):", *ring, "        for j in range(ncols):"]
         used = sorted({w for c in comparators for w in c} | {wire})
         body += [f"{ind}v{w} = b{w // width}[j + {w % width}]" for w in used]
-        body += [f"{ind}v{i}, v{j} = cmpx(v{i}, v{j})" for i, j in comparators]
-        body += [f"{ind}Y[i, j] = v{wire}"]
+        lines, final = _exchanges(comparators, "v", ind)
+        body += [*lines, f"{ind}Y[i, j] = {final.get(wire, f'v{wire}')}"]
         return header + "\n".join(body) + "\n", len(comparators)
     comparators, wire = merge_network(height, width, position)
     used = sorted({w for c in comparators for w in c} | {wire})
@@ -213,14 +213,39 @@ def kernel_source(height: int, width: int, position: int, form: str = "shared") 
         "        for j in range(wide):",
     ]
     body += [f"{ind}c{t} = b{t}[j]" for t in range(height)]
-    body += [f"{ind}c{i}, c{j} = cmpx(c{i}, c{j})" for i, j in column_sorter(height)]
-    body += [f"{ind}S[{slot}, j] = c{t}" for slot, t in enumerate(levels)]
+    lines, column = _exchanges(column_sorter(height), "c", ind)
+    body += lines
+    body += [f"{ind}S[{slot}, j] = {column.get(t, f'c{t}')}" for slot, t in enumerate(levels)]
     body += ["        for j in range(ncols):"]
     slot_of = {t: slot for slot, t in enumerate(levels)}
     body += [f"{ind}v{w} = S[{slot_of[w % height]}, j + {w // height}]" for w in used]
-    body += [f"{ind}v{i}, v{j} = cmpx(v{i}, v{j})" for i, j in comparators]
-    body += [f"{ind}Y[i, j] = v{wire}"]
+    lines, final = _exchanges(comparators, "v", ind)
+    body += [*lines, f"{ind}Y[i, j] = {final.get(wire, f'v{wire}')}"]
     return header + "\n".join(body) + "\n", len(comparators)
+
+
+def _exchanges(
+    comparators: Sequence[Comparator], prefix: str, indent: str
+) -> tuple[list[str], dict[int, str]]:
+    """One ``cmpx`` line per comparator, each result in a variable of its own.
+
+    No variable is assigned twice: numba rebuilds SSA form for one that is, scanning
+    the whole block once per redefinition. Returns the lines and the final name of each
+    wire a comparator touched (the others keep ``prefix`` + wire).
+
+    Examples
+    --------
+    >>> _exchanges([(0, 1), (1, 2)], "v", "")
+    (['vl0, vh0 = cmpx(v0, v1)', 'vl1, vh1 = cmpx(vh0, v2)'], {0: 'vl0', 1: 'vl1', 2: 'vh1'})
+    """
+    names: dict[int, str] = {}
+    lines = []
+    for c, (i, j) in enumerate(comparators):
+        low, high = f"{prefix}l{c}", f"{prefix}h{c}"
+        first, second = names.get(i, f"{prefix}{i}"), names.get(j, f"{prefix}{j}")
+        lines.append(f"{indent}{low}, {high} = cmpx({first}, {second})")
+        names[i], names[j] = low, high
+    return lines, names
 
 
 @functools.lru_cache(maxsize=64)
