@@ -11,6 +11,7 @@ bit patterns at those indices (compared as bytes, so ``-0.0`` is not ``0.0``).
 from __future__ import annotations
 
 import io
+import os
 import sys
 from pathlib import Path
 
@@ -178,6 +179,25 @@ def test_parallel_kernel(dtype: str, numba_engine: None, monkeypatch: pytest.Mon
     for k in (1, 8, 40):
         assert_same(topk(X, k), reference(X, k, True))
     assert (8 * X.dtype.itemsize, True) in topk_kernels.CACHE
+
+
+def _top_4_in_child(X: np.ndarray) -> bool:
+    values, indices = topk(X, 4)
+    return bool(np.array_equal(indices, reference(X, 4, True)[1]))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_runs_the_parallel_kernel(
+    numba_engine: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Was: numba's GNU OpenMP pool in the parent made every forked child abort."""
+    import multiprocessing
+
+    monkeypatch.setattr(topk_kernels, "PARALLEL_MIN_ELEMENTS", 1)
+    X = batch("float32", 40, rows=1000, seed=3)
+    assert _top_4_in_child(X)
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        assert pool.map_async(_top_4_in_child, [X, X]).get(timeout=60) == [True, True]
 
 
 def test_kernel_n_1024(numba_engine: None) -> None:

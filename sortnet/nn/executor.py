@@ -18,14 +18,11 @@ per unit, skip) and nothing else:
   straight-line kernel compiling in the background. The default when numba is
   installed and a kernel is ready or the batch has at least
   ``sortnet._jit.AUTO_MIN_ELEMENTS`` values.
-* ``numpy``, the tested fallback, arranged to be fast: each chunk runs through
-  its own preallocated buffers, reused for every layer, with single-threaded
-  BLAS per thread (:mod:`sortnet.nn._blas`); a group of units with the same
-  activation is one in-place numpy call on a slice (compilers order units by
-  activation); each matrix is used dense (BLAS, stored transposed so the
-  product is a plain ``rows x in @ in x units`` GEMM) or as a scipy CSR array,
-  whichever is cheaper for its size and density (decided once per model and
-  dtype, cached on the model).
+* ``numpy``, the tested fallback: each chunk runs through its own preallocated
+  buffers, reused for every layer; a group of units with the same activation is
+  one in-place numpy call on a slice (compilers order units by activation); each
+  matrix is a scipy CSR array (prepared once per model and dtype, cached on the
+  model), never a BLAS product, whose summation order depends on the number of rows.
 
 Both engines share the rest: rows are processed in chunks small enough to stay
 in cache (the C kernel, which needs no chunk buffer, takes a few large chunks, as
@@ -51,7 +48,6 @@ from sortnet._args import positive_int
 from sortnet.errors import InputError
 from sortnet.nn import kernels as model_kernels
 from sortnet.nn import native
-from sortnet.nn._blas import set_thread_local_blas_threads
 from sortnet.nn.activations import ACTIVATIONS
 from sortnet.nn.layer import Matrix, to_dense
 
@@ -365,8 +361,6 @@ def run(
         if kernel is not None:
             worker: Any = kernel  # releases the GIL, so threads run in parallel
         else:
-            if threads > 1:
-                set_thread_local_blas_threads(1)
             worker = _Worker(steps, model.n, chunk_rows, dtype)
         for start in starts[part::threads]:
             chunk = array[start : start + chunk_rows]

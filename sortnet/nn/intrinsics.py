@@ -38,3 +38,19 @@ def lin(typingctx: Any, *args: Any) -> Any:
         return total
 
     return signature, codegen
+
+
+@intrinsic
+def pick(typingctx: Any, condition: Any, a: Any, b: Any) -> Any:
+    """``a if condition else b`` as one LLVM ``select``: no branch, so no basic blocks.
+
+    A Python conditional expression gives numba three blocks, and its SSA pass time
+    grows with the blocks times the statements (the reverse kernel has one per unit).
+    """
+    if not isinstance(condition, types.Boolean) or a != b:
+        return None
+
+    def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+        return builder.select(*args)
+
+    return a(condition, a, b), codegen
