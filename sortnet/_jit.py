@@ -354,6 +354,7 @@ def clear_cache() -> None:
 
 
 _pending: dict[Hashable, threading.Thread] = {}
+_failed: set[Hashable] = set()
 _pending_lock = threading.Lock()
 
 
@@ -379,7 +380,8 @@ def in_background(key: Hashable, compile_kernel: Callable[[], Any]) -> None:
     """Run ``compile_kernel()`` on a daemon thread, once per ``key`` at a time (errors dropped).
 
     The caller keeps running another kernel meanwhile, and checks for the compiled one
-    (in memory or on disk) on later calls. ``os.fork`` (a ``fork`` multiprocessing
+    (in memory or on disk) on later calls. A compile that fails is not started again
+    in this process. ``os.fork`` (a ``fork`` multiprocessing
     pool) waits for these compiles to finish first: a child forked in the middle of
     one would inherit locks held by a thread it does not have.
 
@@ -393,13 +395,14 @@ def in_background(key: Hashable, compile_kernel: Callable[[], Any]) -> None:
         try:
             compile_kernel()
         except Exception:  # noqa: BLE001 - the kernel already running keeps serving
-            pass
+            with _pending_lock:
+                _failed.add(key)  # not tried again in this process
         finally:
             with _pending_lock:
                 _pending.pop(key, None)
 
     with _pending_lock:
-        if key in _pending:
+        if key in _pending or key in _failed:
             return
         thread = _pending[key] = threading.Thread(target=work, name="sortnet-compile", daemon=True)
         thread.start()

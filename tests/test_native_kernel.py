@@ -320,3 +320,16 @@ def test_a_forked_child_sorts_after_its_parent_did() -> None:
     assert _sort_in_child(X)
     with multiprocessing.get_context("fork").Pool(2) as pool:
         assert pool.map_async(_sort_in_child, [X, X]).get(timeout=60) == [True, True]
+
+
+def test_a_background_compile_that_fails_is_not_retried() -> None:
+    attempts: list[int] = []
+
+    def failing() -> None:
+        attempts.append(1)
+        raise RuntimeError("no compiler here")
+
+    for _ in range(3):
+        _jit.in_background("test: a failing compile", failing)
+        assert _jit.wait_for_background(timeout=10)
+    assert attempts == [1]
