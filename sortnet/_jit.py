@@ -353,6 +353,31 @@ def clear_cache() -> None:
         cache.clear()
 
 
+#: LLVM function attribute: vectorise with the CPU's widest registers. LLVM's tuning for
+#: most Intel cores with AVX-512 (and for the model name a KVM guest of a recent Xeon
+#: reports) caps vectors at 256 bits; the straight-line kernels are arithmetic-bound,
+#: and 512-bit vectors made the relu model of bitonic n = 32 1.2x faster there. On a
+#: CPU without AVX-512 the attribute changes nothing.
+WIDE_VECTORS = '"prefer-vector-width"="512"'
+
+
+def prefer_wide_vectors(function: Any) -> None:
+    """Mark an llvmlite ``ir.Function`` (an intrinsic's ``builder.function``): :data:`WIDE_VECTORS`.
+
+    llvmlite checks function attributes against a list of flags that has no key-value
+    attributes, so the attribute goes into its set directly; LLVM reads it from the
+    module text.
+
+    Examples
+    --------
+    >>> class Function:
+    ...     attributes: set[str] = set()
+    >>> f = Function(); prefer_wide_vectors(f); sorted(f.attributes)
+    ['"prefer-vector-width"="512"']
+    """
+    set.add(function.attributes, WIDE_VECTORS)
+
+
 _pending: dict[Hashable, threading.Thread] = {}
 _failed: set[Hashable] = set()
 _pending_lock = threading.Lock()

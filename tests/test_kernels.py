@@ -237,3 +237,25 @@ def test_bad_inputs_have_clear_messages(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv(_jit.ENV_BACKEND, "auto")
     assert kernels.choose_backend() == "numpy"
     assert np.array_equal(sortnet.sort(np.array([[3, 1, 2, 0]]), net), [[0, 1, 2, 3]])
+
+
+def test_straight_line_code_asks_llvm_for_full_width_vectors() -> None:
+    # LLVM's tuning for many AVX-512 Intel cores vectorises with 256-bit registers
+    # unless the function says otherwise; the row loop around an intrinsic must say so.
+    from numba import njit
+
+    from sortnet.circuit.intrinsics import network_intrinsic
+
+    apply = network_intrinsic([(0, 1)], [0, 1])
+
+    @njit
+    def run(X: np.ndarray, Y: np.ndarray) -> None:
+        for r in range(X.shape[0]):
+            apply(X, r, Y, r)
+
+    X = np.array([[2.0, 1.0], [0.0, 3.0]], dtype=np.float32)
+    Y = np.empty_like(X)
+    run(X, Y)
+    np.testing.assert_array_equal(Y, np.sort(X, axis=1))
+    (llvm_ir,) = run.inspect_llvm().values()
+    assert _jit.WIDE_VECTORS in llvm_ir

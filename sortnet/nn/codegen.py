@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 #: Rows per block: the vectorised row loop runs this often (a multiple of 16 lanes).
 BLOCK_ROWS = 64
 #: Bump when the generated code changes: it is hashed into the kernel's file name.
-CODEGEN_VERSION = 2
+CODEGEN_VERSION = 3
 
 
 def _weight(dtype: np.dtype, value: float) -> float:

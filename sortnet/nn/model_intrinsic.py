@@ -37,6 +37,7 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
+from sortnet._jit import prefer_wide_vectors
 from sortnet.nn.activations import ACTIVATIONS
 
 #: One unit: (activation, bias, ((column, weight), ...)); a residual output row:
@@ -90,6 +91,7 @@ def model_intrinsic(layers: Sequence[Layer], n: int, block: int, fused: bool) ->
         signature = types.void(S, r)
 
         def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
+            prefer_wide_vectors(builder.function)  # the row loop around this call
             kind = sig.args[0].dtype
             flt = context.get_value_type(kind)
             index = context.get_value_type(types.intp)
