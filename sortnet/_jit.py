@@ -355,9 +355,11 @@ def clear_cache() -> None:
 
 #: LLVM function attribute: vectorise with the CPU's widest registers. LLVM's tuning for
 #: most Intel cores with AVX-512 (and for the model name a KVM guest of a recent Xeon
-#: reports) caps vectors at 256 bits; the straight-line kernels are arithmetic-bound,
-#: and 512-bit vectors made the relu model of bitonic n = 32 1.2x faster there. On a
-#: CPU without AVX-512 the attribute changes nothing.
+#: reports) caps vectors at 256 bits. Measured there, 1M rows: the models' straight-line
+#: kernels 1.2-1.3x faster with it, the circuit's tiles kernels 1.1x; the circuit's rows
+#: and columns kernels and the generic kernel 1.15-1.25x slower (float64 n = 32, bitonic
+#: n = 128, best n = 64), so only the first two set it. On a CPU without AVX-512 the
+#: attribute changes nothing.
 WIDE_VECTORS = '"prefer-vector-width"="512"'
 
 

@@ -239,23 +239,30 @@ def test_bad_inputs_have_clear_messages(monkeypatch: pytest.MonkeyPatch) -> None
     assert np.array_equal(sortnet.sort(np.array([[3, 1, 2, 0]]), net), [[0, 1, 2, 3]])
 
 
-def test_straight_line_code_asks_llvm_for_full_width_vectors() -> None:
+def test_tiles_kernels_ask_llvm_for_full_width_vectors() -> None:
     # LLVM's tuning for many AVX-512 Intel cores vectorises with 256-bit registers
-    # unless the function says otherwise; the row loop around an intrinsic must say so.
+    # unless the function says otherwise; the tiles kernels say so (their 16-lane
+    # transposes and compare-exchanges fill a 512-bit register), a plain row loop not.
     from numba import njit
 
-    from sortnet.circuit.intrinsics import network_intrinsic
+    from sortnet.circuit.intrinsics import network_intrinsic, transpose_tile
 
-    apply = network_intrinsic([(0, 1)], [0, 1])
+    on_row = network_intrinsic([(0, 1)], [0, 1])
 
     @njit
-    def run(X: np.ndarray, Y: np.ndarray) -> None:
+    def rows(X: np.ndarray, Y: np.ndarray) -> None:
         for r in range(X.shape[0]):
-            apply(X, r, Y, r)
+            on_row(X, r, Y, r)
 
-    X = np.array([[2.0, 1.0], [0.0, 3.0]], dtype=np.float32)
-    Y = np.empty_like(X)
-    run(X, Y)
-    np.testing.assert_array_equal(Y, np.sort(X, axis=1))
-    (llvm_ir,) = run.inspect_llvm().values()
-    assert _jit.WIDE_VECTORS in llvm_ir
+    @njit
+    def tile(X: np.ndarray, Y: np.ndarray) -> None:
+        transpose_tile(X, 0, 0, Y, 0, 0, 16)
+
+    X = np.arange(256, dtype=np.float32).reshape(16, 16)[:, ::-1].copy()
+    Y, T = np.empty_like(X), np.empty_like(X)
+    rows(X[:, :2].copy(), Y[:, :2])
+    tile(X, T)
+    np.testing.assert_array_equal(Y[:, :2], np.sort(X[:, :2], axis=1))
+    np.testing.assert_array_equal(T, X.T)
+    assert _jit.WIDE_VECTORS in "".join(tile.inspect_llvm().values())
+    assert _jit.WIDE_VECTORS not in "".join(rows.inspect_llvm().values())

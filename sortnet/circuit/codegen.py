@@ -40,7 +40,7 @@ LAYOUTS = ("tiles", "rows", "columns")
 BLOCK_ROWS = 64
 #: Bump when the generated code or :mod:`sortnet.circuit.intrinsics` changes: it is part of
 #: the source, hence of the file name, so stale machine code on disk is never reused.
-CODEGEN_VERSION = 4
+CODEGEN_VERSION = 5
 
 
 def tile_lanes(n: int, itemsize: int) -> int:

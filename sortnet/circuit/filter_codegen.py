@@ -27,7 +27,7 @@ from sortnet.network import Comparator
 from sortnet.select import select
 
 #: Bump when the generated code changes (it is part of the source, hence the cache key).
-FILTER_CODEGEN_VERSION = 4
+FILTER_CODEGEN_VERSION = 3
 #: ``merge_network`` checks networks over every sorted-column 0-1 input up to this many.
 MAX_PATTERNS = 1 << 22
 

@@ -23,8 +23,6 @@ from llvmlite import ir
 from numba import types
 from numba.extending import intrinsic
 
-from sortnet._jit import prefer_wide_vectors
-
 
 def _row_pointer(context: Any, builder: Any, array_type: Any, value: Any, row: Any, vector: Any):
     """A pointer to row ``row`` of a C-contiguous 2-D array, as a pointer to ``vector``."""
@@ -57,7 +55,6 @@ def cx_rows(typingctx: Any, buf: Any, i: types.Type, j: types.Type, lanes: types
     signature = types.void(buf, i, j, lanes)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        prefer_wide_vectors(builder.function)
         value, row_i, row_j, _ = args
         element = context.get_data_type(buf.dtype)
         vector = ir.VectorType(element, width)
@@ -93,7 +90,6 @@ def cx_pairs(
     signature = types.void(keys, index, i, j, lanes)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        prefer_wide_vectors(builder.function)
         key_value, index_value = args[0], args[1]
         rows = [
             context.cast(builder, r, t, types.int64)
@@ -149,7 +145,6 @@ def load_keys32(
     signature = types.void(bits, row, col, buf, mode, lanes)
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        prefer_wide_vectors(builder.function)
         source, first_row, first_col, target, flags, _ = args
         i32, i64 = ir.IntType(32), ir.IntType(64)
         v32, v64 = ir.VectorType(i32, width), ir.VectorType(i64, width)

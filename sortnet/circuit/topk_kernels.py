@@ -48,7 +48,7 @@ LANES = 16
 #: Smaller batches run on one thread (see :func:`topk_into`).
 PARALLEL_MIN_ELEMENTS = 1 << 20
 #: Bump when the kernel source or :mod:`sortnet.circuit.topk_intrinsics` changes.
-KERNEL_VERSION = 8
+KERNEL_VERSION = 7
 #: Bit patterns the kernels read, by value size.
 BITS: dict[int, np.dtype[Any]] = {4: np.dtype(np.uint32), 8: np.dtype(np.uint64)}
 

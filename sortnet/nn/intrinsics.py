@@ -18,8 +18,6 @@ from typing import Any
 from numba import types
 from numba.extending import intrinsic
 
-from sortnet._jit import prefer_wide_vectors
-
 
 @intrinsic
 def lin(typingctx: Any, *args: Any) -> Any:
@@ -32,7 +30,6 @@ def lin(typingctx: Any, *args: Any) -> Any:
     signature = kind(types.StarArgTuple(args))
 
     def codegen(context: Any, builder: Any, sig: Any, llargs: Any) -> Any:
-        prefer_wide_vectors(builder.function)
         (packed,) = llargs
         values = [builder.extract_value(packed, i) for i in range(len(args))]
         total = builder.fmul(values[0], values[1])
@@ -54,7 +51,6 @@ def pick(typingctx: Any, condition: Any, a: Any, b: Any) -> Any:
         return None
 
     def codegen(context: Any, builder: Any, sig: Any, args: Any) -> Any:
-        prefer_wide_vectors(builder.function)
         return builder.select(*args)
 
     return a(condition, a, b), codegen

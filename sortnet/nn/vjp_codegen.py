@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 #: Rows per block (the vectorised loop's length).
 BLOCK_ROWS = 64
 #: Part of every kernel's name: a change to the generated code gets new cache entries.
-VERSION = "3"
+VERSION = "2"
 
 
 def vjp_source(model: CompiledModel, dtype: Any) -> str:
