@@ -266,3 +266,27 @@ def test_tiles_kernels_ask_llvm_for_full_width_vectors() -> None:
     np.testing.assert_array_equal(T, X.T)
     assert _jit.WIDE_VECTORS in "".join(tile.inspect_llvm().values())
     assert _jit.WIDE_VECTORS not in "".join(rows.inspect_llvm().values())
+
+
+@pytest.mark.skipif(not native.available(), reason="needs the precompiled C kernels")
+def test_nan_is_refused_when_the_straight_line_kernel_arrives_mid_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # sortnet.sort skips its own NaN scan when the C kernel will run (it finds NaN while
+    # loading). If a background compile finishes between that decision and the run,
+    # the call must still run the C kernel, not the straight-line one (no NaN check).
+    from sortnet.errors import InputError
+
+    net = sortnet.network("best", 16)  # above NATIVE_FIRST_MAX_N
+    kernels.get_kernel(net, np.float32)  # compiled: sortnet.sort would now pick it
+    X = np.random.default_rng(4).standard_normal((500, 16)).astype(np.float32)
+    X[321, 5] = np.nan
+    real = kernels.native_runs
+    answers = iter([True])  # the first question: "not ready yet"; later ones: ready
+
+    def native_runs(*args: object, **kw: object) -> bool:
+        return next(answers, None) or real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(kernels, "native_runs", native_runs)
+    with pytest.raises(InputError, match="NaN at row 321"):
+        sortnet.sort(X, net)

@@ -315,8 +315,10 @@ def native_runs(
     It does in ``auto`` mode, for its dtypes, unless ``kind`` is ``"sort"``, ``n`` is
     above :data:`NATIVE_FIRST_MAX_N` (for 8-byte values: at most
     :data:`NATIVE_FIRST_WIDE_ABOVE_N`) and ``net``'s straight-line kernel was compiled
-    on request (argsort: always, see :data:`ARGSORT_NATIVE_TIMES`); the C kernel then
-    also finds NaN (:func:`sort_into` raises).
+    (argsort: always, see :data:`ARGSORT_NATIVE_TIMES`). The C kernel also finds NaN
+    (:func:`sort_into` raises), so a caller that checks NaN only when this is False
+    passes the answer on to :func:`sort_into` (``native_call=``): a straight-line
+    kernel finishing its background compile in between must not take that call.
 
     Examples
     --------
@@ -399,11 +401,14 @@ def sort_into(
     backend: str | None = None,
     parallel: bool = True,
     kind: str = "sort",
+    native_call: bool | None = None,
 ) -> bool:
     """Run the compiled kernel of ``net`` from ``X`` into ``out`` if it should run.
 
-    ``X`` must already be checked (shape ``(batch, n)``, no NaN). Returns False,
-    leaving ``out`` untouched, when :func:`use_kernel` says the numpy path should run.
+    ``X`` must already be checked (shape ``(batch, n)``; no NaN unless ``native_call``
+    is True, the answer of :func:`native_runs` the caller checked NaN by). Returns
+    False, leaving ``out`` untouched, when :func:`use_kernel` says the numpy path
+    should run.
 
     Examples
     --------
@@ -412,15 +417,17 @@ def sort_into(
     >>> sort_into(X, net, out, backend="numba"), out.tolist()
     (True, [[1, 2], [0, 5]])
     """
-    if not use_kernel(X, net, kind=kind, backend=backend):
+    if native_call is None:
+        native_call = native_runs(X, net, kind=kind, backend=backend)
+    if not native_call and not use_kernel(X, net, kind=kind, backend=backend):
         return False
     # The kernels are compiled for C-contiguous arrays (the tile transposes load rows
     # as vectors and have no other form): copy a Fortran-ordered or strided batch.
     X = np.ascontiguousarray(X)
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    if native_runs(X, net, kind=kind, backend=backend):  # precompiled: no JIT at all
+    if native_call:  # precompiled: no JIT at all
         native.run(X, target, net, kind, threads=None if parallel else 1)
-        if straight_line_pays(X, net, kind):
+        if straight_line_pays(X, net, kind) and not specialized_ready(net, X.dtype, kind):
             # Faster once ready; started after this call so that no call waits for it.
             dtype = X.dtype
             key = ("circuit", *_module_key(net, kind, None, dtype.itemsize), dtype.str)
@@ -443,6 +450,7 @@ def argsort_into(
     *,
     backend: str | None = None,
     parallel: bool = True,
+    native_call: bool | None = None,
 ) -> bool:
     """Like :func:`sort_into` for the stable argsort kernel (``out`` of dtype ``intp``).
 
@@ -453,7 +461,9 @@ def argsort_into(
     >>> argsort_into(X, net, out, backend="numba"), out.tolist()
     (True, [[1, 0], [0, 1]])
     """
-    return sort_into(X, net, out, backend=backend, parallel=parallel, kind="argsort")
+    return sort_into(
+        X, net, out, backend=backend, parallel=parallel, kind="argsort", native_call=native_call
+    )
 
 
 def warm_up(net: Network, dtype: Any, *, kind: str = "sort") -> None:

@@ -74,10 +74,13 @@ def sort(
     X = check_input(X, net, nan=False)
     if k is not None:
         net = select(net, k)
-    if not kernels.native_runs(X, net):  # the C kernel finds NaN as it loads the rows
+    # The C kernel finds NaN as it loads the rows; the answer is passed on, so that the
+    # kernel this call runs is the one the check was skipped for.
+    on_native = kernels.native_runs(X, net)
+    if not on_native:
         check_nan(X)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=X.dtype)
-    if kernels.sort_into(X, net, out):  # a compiled kernel, all cores
+    if kernels.sort_into(X, net, out, native_call=on_native):  # a compiled kernel, all cores
         return out
     for start, stop in _chunks(X, chunk_rows):
         out[start:stop] = _sort_block(X[start:stop], net)
@@ -121,10 +124,11 @@ def argsort(
     X = check_input(X, net, nan=False)
     if k is not None:
         net = select(net, k)
-    if not kernels.native_runs(X, net, kind="argsort"):
+    on_native = kernels.native_runs(X, net, kind="argsort")
+    if not on_native:
         check_nan(X)
     out = np.empty((X.shape[0], len(net.outputs)), dtype=np.intp)
-    if kernels.argsort_into(X, net, out):
+    if kernels.argsort_into(X, net, out, native_call=on_native):
         return out
     for start, stop in _chunks(X, chunk_rows):
         out[start:stop] = _argsort_block(X[start:stop], net)
