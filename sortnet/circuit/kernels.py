@@ -427,7 +427,7 @@ def sort_into(
     target = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     if native_call:  # precompiled: no JIT at all
         native.run(X, target, net, kind, threads=None if parallel else 1)
-        if straight_line_pays(X, net, kind) and not specialized_ready(net, X.dtype, kind):
+        if straight_line_pays(X, net, kind):
             # Faster once ready; started after this call so that no call waits for it.
             dtype = X.dtype
             key = ("circuit", *_module_key(net, kind, None, dtype.itemsize), dtype.str)
