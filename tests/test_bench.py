@@ -270,3 +270,23 @@ def test_bench_dask_engine_markdown(tmp_path: Path) -> None:
     assert "| generate ms | circuit ms (vs np.sort) |" in table
     assert "| best | 5 | 9 / 5 |" in table and "| generate |" not in table
     assert table.rstrip().endswith("x) |") or table.rstrip().endswith("x**) |")
+
+
+def test_argsort_executor_is_checked_against_the_stable_argsort(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``argsort`` rows: exact against ``np.argsort(kind="stable")``, intp output counted
+    in ``output_mb``, and exit 1 when a network's argsort is not the stable argsort."""
+    broken = tmp_path / "broken.txt"
+    broken.write_text("0:1 2:3")  # sorts nothing: argsort cannot equal the stable argsort
+    argv = ["bench", "--rows", "200000", "--repeats", "1", "--executor", "circuit", "argsort"]
+    argv += ["--json", "-", "--no-memory", "--no-progress"]
+    assert main([*argv, "--n", "4", "--family", "best"]) == 0
+    rows = json.loads(capsys.readouterr().out)["results"]
+    found = {row["executor"]: row for row in rows}
+    assert found["argsort"]["exact"] and found["argsort"]["max_abs_error"] == 0
+    assert found["circuit"]["output_mb"] == round(200_000 * 4 * 4 / 2**20, 1)  # float32
+    assert found["argsort"]["output_mb"] == round(200_000 * 4 * 8 / 2**20, 1)  # intp
+    assert main([*argv, "--network", str(broken)]) == 1
+    rows = json.loads(capsys.readouterr().out)["results"]
+    assert [row["exact"] for row in rows if row["executor"] == "argsort"] == [False]

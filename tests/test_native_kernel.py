@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -286,12 +287,15 @@ def test_any_schedule_matches_the_numpy_executor(case: tuple) -> None:
 
 
 def test_a_large_batch_compiles_the_straight_line_sort_kernel_in_the_background(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Above n = 10 the C kernel sorts a large batch while the faster kernel compiles."""
     if not (native.available() and _jit.numba_available()):
         pytest.skip("needs the extension and numba")
     monkeypatch.delenv("SORTNET_KERNEL", raising=False)
+    # An empty cache: a kernel an earlier run left on disk would already be ready.
+    monkeypatch.setenv(_jit.ENV_CACHE_DIR, str(tmp_path))
+    _jit.clear_cache()
     monkeypatch.setattr(kernels, "AUTO_MIN_ELEMENTS", 1100)  # "large" for this test
     net = sortnet.network("odd-even-merge", 11)
     X = batch("int16", 11, rows=100)  # a dtype no other test compiles a straight kernel for

@@ -192,10 +192,10 @@ def _cases(n: int, networks: Any, config: BenchConfig) -> list[_Case]:
     ]
     for label, net in networks(n):
         for executor in config.executors:
-            if executor in ("onnxruntime", "vjp") or (
+            if executor in ("onnxruntime", "vjp", "argsort") or (
                 executor == "circuit" and net.kind != "comparator"
             ):
-                continue  # onnxruntime and vjp have no dask engine here
+                continue  # onnxruntime, vjp and argsort have no dask engine here
             cases.append(_Case(label, executor, _builder(executor, net, config), net))
     return cases
 

@@ -1,8 +1,9 @@
 """The executors a benchmark compares, each prepared once and then called on a batch.
 
 An executor is set up from a network (compiling whatever it needs, timed apart
-from the runs) and returns a function ``X -> sorted X``. References (``np.sort``,
-``torch.sort``) need no network.
+from the runs) and returns a function ``X -> sorted X`` (``argsort``: ``X -> the
+indices that sort X``, ``sortnet.argsort``). References (``np.sort``, ``torch.sort``)
+need no network.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ from sortnet.network import Network
 Runner = Callable[[np.ndarray], np.ndarray]
 
 #: Executors that run a network, in table order.
-NETWORK_EXECUTORS = ("circuit", "neural", "onnxruntime", "vjp")
+NETWORK_EXECUTORS = ("circuit", "argsort", "neural", "onnxruntime", "vjp")
 #: Those a plain ``sortnet bench`` runs: ``vjp`` (the numba reverse pass, timed with
 #: its forward pass side by side) is asked for by name, so default runs stay as long.
-DEFAULT_EXECUTORS = ("circuit", "neural", "onnxruntime")
+DEFAULT_EXECUTORS = ("circuit", "argsort", "neural", "onnxruntime")
+#: Executors whose output is indices (``intp``), checked against the stable argsort.
+INDEX_EXECUTORS = ("argsort",)
 #: Bytes of input per onnxruntime call (the batch is streamed in chunks of this size).
 ONNX_CHUNK_BYTES = 1 << 22
 #: References measured once per n on the same data: ``np.copyto`` (a copy of the batch
@@ -64,7 +67,7 @@ def check_executors(names: list[str]) -> None:
     >>> check_executors(["circuit", "gpu"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    sortnet.errors.SortnetError: unknown executor ...; choose from circuit, neural, onnxruntime, vjp
+    sortnet.errors.SortnetError: unknown executor ...; choose from circuit, argsort, neural, ...
     """
     for name in names:
         if name not in NETWORK_EXECUTORS:
@@ -111,6 +114,7 @@ def prepare(
     ``circuit`` with ``precompile`` compiles the kernels the default call runs (or
     loads them from the disk cache), so set-up is not counted as a run; without it
     (``sortnet bench --cold``) the first call pays for whatever it compiles.
+    ``argsort`` is ``sortnet.argsort`` with default settings, prepared the same way.
     ``neural`` compiles the network to a model with :func:`compilers.compile`;
     ``onnxruntime`` exports that model and opens a session. ``vjp`` times
     ``model.vjp(X, dY)`` on the same model with ``dY = np.sort(X)`` (drawn on the
@@ -129,6 +133,8 @@ def prepare(
     start = time.perf_counter()
     if name == "circuit":
         prepared = _prepare_circuit(net, precompile)
+    elif name == "argsort":
+        prepared = _prepare_argsort(net, precompile)
     elif name == "vjp":
         prepared = _prepare_vjp(net, lowering, precompile)
     elif name in ("neural", "onnxruntime"):
@@ -159,6 +165,20 @@ def _prepare_circuit(net: Network, precompile: bool) -> Prepared:
         # Compile now so that the compile time is reported as setup, not as a run.
         kernels.warm_up(net, np.float32)
     return Prepared(lambda X: sortnet.sort(X, net), note=kernels.describe(net, np.float32))
+
+
+def _prepare_argsort(net: Network, precompile: bool) -> Prepared:
+    import sortnet
+    from sortnet.circuit import kernels
+
+    if net.kind != "comparator":
+        raise SortnetError("the argsort executor runs comparator networks only")
+    if kernels.choose_backend() == "numpy":
+        return Prepared(lambda X: sortnet.argsort(X, net), note="numpy columns")
+    if precompile:
+        kernels.warm_up(net, np.float32, kind="argsort")
+    note = kernels.describe(net, np.float32, kind="argsort")
+    return Prepared(lambda X: sortnet.argsort(X, net), note=note)
 
 
 def _precompile_model(model: Any) -> str:

@@ -198,6 +198,7 @@ def plot(report: dict[str, Any], path: str) -> None:
         "np.sort": "black",
         "torch.sort": "grey",
         "circuit": "tab:blue",
+        "argsort": "tab:purple",
         "neural": "tab:orange",
         "onnxruntime": "tab:green",
     }

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sortnet.bench.executors import (
+    INDEX_EXECUTORS,
     REFERENCES,
     available,
     check_executors,
@@ -128,21 +129,24 @@ class BenchConfig:
             raise SortnetError(f"--seed must be 0 or more, got {self.seed}")
 
 
-def batch_bytes(rows: int, n: int, dtype: str) -> int:
+def batch_bytes(rows: int, n: int, dtype: str, *, indices: bool = False) -> int:
     """Peak bytes of the arrays a benchmark holds for one n.
 
     The input, ``np.sort``'s reference output, the executor's output and the paired
-    ``np.sort`` call's output (four arrays of the batch dtype), or while drawing the
-    batch the float64 draw and its cast copy, whichever is more. Executors' own
-    working memory comes on top (the neural executor works in bounded row chunks).
+    ``np.sort`` call's output (four arrays of the batch dtype), plus, with ``indices``
+    (the ``argsort`` executor runs), its reference and output (two ``intp`` arrays);
+    or while drawing the batch the float64 draw and its cast copy, whichever is more.
+    Executors' own working memory comes on top (the neural executor works in bounded
+    row chunks).
 
     Examples
     --------
-    >>> batch_bytes(1000, 16, "float32")
-    256000
+    >>> batch_bytes(1000, 16, "float32"), batch_bytes(1000, 16, "float32", indices=True)
+    (256000, 512000)
     """
     itemsize = np.dtype(dtype).itemsize
-    return rows * n * max(4 * itemsize, 8 + itemsize)
+    index_bytes = 2 * np.dtype(np.intp).itemsize if indices else 0
+    return rows * n * max(4 * itemsize + index_bytes, 8 + itemsize)
 
 
 def memory_limit() -> int:
@@ -160,8 +164,12 @@ def memory_limit() -> int:
     return int(physical // 2)
 
 
-def check_batch_memory(rows: int, sizes: Iterable[int], dtype: str, option: str = "--rows") -> None:
+def check_batch_memory(
+    rows: int, sizes: Iterable[int], dtype: str, option: str = "--rows", *, indices: bool = False
+) -> None:
     """Refuse, before allocating, a batch larger than :func:`memory_limit`.
+
+    ``indices``: the ``argsort`` executor runs (see :func:`batch_bytes`).
 
     Raises
     ------
@@ -177,9 +185,9 @@ def check_batch_memory(rows: int, sizes: Iterable[int], dtype: str, option: str 
     """
     limit = memory_limit()
     for n in sorted(set(sizes), reverse=True)[:1]:
-        need = batch_bytes(rows, n, dtype)
+        need = batch_bytes(rows, n, dtype, indices=indices)
         if need > limit:
-            fits = limit // batch_bytes(1, n, dtype)
+            fits = limit // batch_bytes(1, n, dtype, indices=indices)
             raise TooMuchWorkError(
                 f"a batch of {rows} rows x {n} wires ({dtype}) needs about {_size(need)} "
                 f"(input, reference and outputs), more than the limit of {_size(limit)} "
@@ -237,9 +245,14 @@ def run_benchmark(
     >>> report = run_benchmark(config, lambda n: [("bubble", sortnet.network("bubble", n))])
     >>> [(row["executor"], row["exact"]) for row in report["results"]]
     [('np.sort', True), ('np.copyto', True), ('circuit', True)]
+    >>> config.executors = ["argsort"]
+    >>> report = run_benchmark(config, lambda n: [("bubble", sortnet.network("bubble", n))])
+    >>> [(row["executor"], row["exact"]) for row in report["results"]][2]
+    ('argsort', True)
     """
     config.validate()
-    check_batch_memory(config.rows, config.sizes, config.dtype)
+    indices = any(name in INDEX_EXECUTORS for name in config.executors)
+    check_batch_memory(config.rows, config.sizes, config.dtype, indices=indices)
     started = time.time()
     machine = machine_info()
     results: list[dict[str, Any]] = []
@@ -269,14 +282,21 @@ def run_benchmark(
                 want = X if name == "np.copyto" else expected
                 row = measure(name, None, name, reference(name), X, want, config)
                 emit(row)
+        stable: np.ndarray | None = None  # np.argsort(X, kind="stable"), once per n
         for label, net in networks(n):
             for executor in config.executors:
-                if not available(executor) or (executor == "circuit" and net.kind != "comparator"):
+                circuit_only = executor in ("circuit", *INDEX_EXECUTORS)
+                if not available(executor) or (circuit_only and net.kind != "comparator"):
                     continue
+                want = expected
+                if executor in INDEX_EXECUTORS:
+                    if stable is None:
+                        stable = np.argsort(X, axis=1, kind="stable")
+                    want = stable
                 with fresh_kernel_cache(config.cold):
-                    row = _case(label, net, executor, X, expected, config)
+                    row = _case(label, net, executor, X, want, config)
                 emit(row)
-        del X, expected
+        del X, expected, stable
     machine["load_average_after"] = machine_info()["load_average"]
     settings = asdict(config)
     settings["elapsed_s"] = round(time.time() - started, 1)
@@ -340,7 +360,7 @@ def _case(
         executor,
         prepared.run,
         X,
-        X if executor == "vjp" else expected,  # dX = J.T np.sort(X) = X
+        X if executor == "vjp" else expected,  # dX = J.T np.sort(X) = X; argsort: indices
         config,
         setup_s=prepared.setup_s,
         note=prepared.note,

@@ -38,7 +38,7 @@
 #define CLONES
 #endif
 
-#define SORTNET_ABI 1
+#define SORTNET_ABI 2 /* 2: the byte-index argsort kernels (_argsort_bytes.c) */
 
 int64_t sortnet_abi(void) { return SORTNET_ABI; }
 

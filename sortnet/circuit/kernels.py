@@ -20,7 +20,7 @@ Three kinds of kernel, all exact:
   disk: a marker file per dtype records it) ``sortnet.sort`` runs it instead of the
   generic kernel (argsort: up to :data:`STRAIGHT_ARGSORT_MAX_N`, above which the
   generic kernel was faster), and instead of the C sort kernel where it was faster
-  (:func:`native_runs`; never instead of the C argsort kernel, faster at every n).
+  (:func:`native_runs`; never instead of the C argsort kernels, faster at every n).
 
 Exactness: every comparator swaps its two values exactly when the second is
 smaller (see :mod:`sortnet.circuit.intrinsics`), so each output row is a permutation of
@@ -481,8 +481,8 @@ def warm_up(net: Network, dtype: Any, *, kind: str = "sort") -> None:
         interpreter.function(kind, dtype)
 
 
-def describe(net: Network, dtype: Any) -> str:
-    """A short description of the kernel ``sortnet.sort`` runs for ``net`` on ``dtype``.
+def describe(net: Network, dtype: Any, kind: str = "sort") -> str:
+    """A short description of the kernel ``sortnet.sort`` (or ``argsort``) runs on ``dtype``.
 
     Examples
     --------
@@ -490,9 +490,12 @@ def describe(net: Network, dtype: Any) -> str:
     'numpy column-wise executor'
     """
     dtype = np.dtype(dtype)
-    if _native_for(dtype, net, "sort", None):
+    if _native_for(dtype, net, kind, None):
+        if "bytes" in native.kernel_name(kind, dtype, net.n):
+            return "precompiled C byte-index argsort kernel (schedule as data)"
         return "precompiled C kernel (schedule as data)"
-    if specialized_ready(net, dtype):
+    straight_runs = kind == "sort" or net.n <= STRAIGHT_ARGSORT_MAX_N  # as in sort_into
+    if straight_runs and specialized_ready(net, dtype, kind):
         return f"numba straight-line kernel, {layout_for(net, dtype.itemsize)} layout"
     if dtype not in KERNEL_DTYPES or choose_backend() == "numpy":
         return "numpy column-wise executor"

@@ -13,6 +13,12 @@ threads by :mod:`sortnet.circuit.rows`.
 Because nothing is compiled at run time, the first call on a new machine costs a
 library load (milliseconds), which is why ``sortnet.sort`` prefers these kernels.
 
+Argsort of 4-byte keys (float32, int32, uint32) on at most 256 wires runs the
+**byte-index kernels** of ``_argsort_bytes.c`` instead where the CPU has AVX-512BW
+(:func:`kernel_name`): one byte of index per row and wire, min/max on the keys, one
+byte blend per comparator for the indices. Same output as the general kernel; on 1M
+float32 rows into a new array, 1.07-1.16x faster at n = 16 to 64 (best networks).
+
 The float kernels also find NaN while loading each block (no separate pass over the
 input): :func:`run` raises :class:`~sortnet.errors.InputError` naming the first row
 that holds one.
@@ -32,7 +38,13 @@ from sortnet.errors import InputError, SortnetError
 from sortnet.network import Network
 
 #: The library's interface version; a build of another version is not used.
-ABI = 1
+ABI = 2
+
+#: Dtypes with a byte-index argsort kernel (``_argsort_bytes.c``: 4-byte keys, at most
+#: :data:`BYTES_MAX_N` wires, CPUs with AVX-512BW), which :func:`run` prefers.
+BYTES_SUFFIXES = ("f4", "i4", "u4")
+#: Wires a byte-index kernel handles: an index is one byte.
+BYTES_MAX_N = 256
 
 #: The dtypes with kernels, by the suffix of their functions' names.
 SUFFIXES = {
@@ -62,7 +74,44 @@ def library() -> ctypes.CDLL | None:
             function = getattr(lib, f"sortnet_{kind}_{suffix}")
             function.restype = _I64
             function.argtypes = [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR, _I64]
+    for suffix in BYTES_SUFFIXES:
+        function = getattr(lib, f"sortnet_argsort_bytes_{suffix}")
+        function.restype = _I64
+        function.argtypes = [_PTR, _PTR, _I64, _I64, _PTR, _I64, _PTR, _I64]
+    lib.sortnet_bytes_supported.restype = _I64
     return lib
+
+
+def bytes_kernels() -> bool:
+    """Whether the byte-index argsort kernels run here (built, and the CPU has AVX-512BW).
+
+    Examples
+    --------
+    >>> isinstance(bytes_kernels(), bool)
+    True
+    """
+    lib = library()
+    return lib is not None and bool(lib.sortnet_bytes_supported())
+
+
+def kernel_name(kind: str, dtype: Any, n: int, *, general: bool = False) -> str:
+    """The library function :func:`run` calls for ``kind`` on ``dtype`` rows of ``n`` wires.
+
+    ``general`` asks for the general kernel even where a byte-index argsort kernel
+    would run (tests compare the two).
+
+    Examples
+    --------
+    >>> kernel_name("sort", np.float32, 16)
+    'sortnet_sort_f4'
+    >>> kernel_name("argsort", np.float64, 16)
+    'sortnet_argsort_f8'
+    """
+    suffix = SUFFIXES[np.dtype(dtype)]
+    bytes_ok = suffix in BYTES_SUFFIXES and n <= BYTES_MAX_N and not general
+    if kind == "argsort" and bytes_ok and bytes_kernels():
+        return f"sortnet_argsort_bytes_{suffix}"
+    return f"sortnet_{kind}_{suffix}"
 
 
 def available() -> bool:
@@ -88,13 +137,21 @@ def supports(dtype: Any) -> bool:
 
 
 def run(
-    X: np.ndarray, Y: np.ndarray, net: Network, kind: str = "sort", threads: int | None = None
+    X: np.ndarray,
+    Y: np.ndarray,
+    net: Network,
+    kind: str = "sort",
+    threads: int | None = None,
+    *,
+    general: bool = False,
 ) -> None:
     """Fill ``Y`` from ``X`` (both C-contiguous) with ``net``'s outputs (``kind`` sort/argsort).
 
     ``threads`` (default: the CPUs this process may use, at most 8) splits the rows
     into that many contiguous ranges; 1 runs on the calling thread. ``Y`` has
     ``len(net.outputs)`` columns, of ``X``'s dtype for sort and ``intp`` for argsort.
+    Argsort runs the byte-index kernel where one applies (:func:`kernel_name`) unless
+    ``general``; both give the same output.
 
     Raises
     ------
@@ -122,7 +179,7 @@ def run(
         raise SortnetError(f"output must be {out_dtype} of shape {(X.shape[0], len(net.outputs))}")
     if not X.flags.aligned:  # e.g. a view at an odd byte offset: the C code assumes alignment
         X = X.copy()
-    function = getattr(lib, f"sortnet_{kind}_{SUFFIXES[X.dtype]}")
+    function = getattr(lib, kernel_name(kind, X.dtype, X.shape[1], general=general))
     pairs, outputs = _schedule(tuple(net.comparators), tuple(net.output_wires))
     n, width = X.shape[1], Y.shape[1]
     x_base, y_base = X.ctypes.data, Y.ctypes.data
@@ -144,6 +201,8 @@ def run(
     results = run_ranges(work, X.shape[0], threads, width=n)
     if any(code == -2 for _, code in results):
         raise MemoryError("the precompiled kernel could not allocate its block buffer")
+    if any(code < -2 for _, code in results):  # a kernel this build lacks: a sortnet bug
+        raise SortnetError(f"the precompiled kernel refused the call (code {results[0][1]})")
     nan_rows = [start + code for start, code in results if code >= 0]
     if nan_rows:
         raise InputError(f"X contains NaN at row {min(nan_rows)}")

@@ -63,14 +63,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _kernel(net: Network) -> str | None:
-    """Which kernel ``sortnet.sort`` runs on float32 rows of ``net`` (comparator networks)."""
+    """Which kernels ``sortnet.sort`` and ``argsort`` run on float32 rows of ``net``."""
     if net.kind != "comparator":
         return None
     import numpy as np
 
     from sortnet.circuit import kernels
 
-    return kernels.describe(net, np.float32) + " for float32 rows"
+    sort = kernels.describe(net, np.float32)
+    argsort = kernels.describe(net, np.float32, kind="argsort")
+    return f"{sort} for float32 rows" + ("" if argsort == sort else f"; argsort: {argsort}")
 
 
 def network_info(net: Network) -> dict[str, Any]:
