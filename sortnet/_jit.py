@@ -56,6 +56,7 @@ __all__ = [
     "numba_available",
     "on_disk",
     "requested_backend",
+    "tile_lanes",
     "wait_for_background",
 ]
 
@@ -361,6 +362,20 @@ def clear_cache() -> None:
 #: n = 128, best n = 64), so only the first two set it. On a CPU without AVX-512 the
 #: attribute changes nothing.
 WIDE_VECTORS = '"prefer-vector-width"="512"'
+
+
+def tile_lanes(n: int, itemsize: int) -> int:
+    """Rows per tile: the largest power of two dividing ``n`` that fits 64 bytes (max 16).
+
+    Examples
+    --------
+    >>> tile_lanes(16, 4), tile_lanes(32, 8), tile_lanes(12, 4), tile_lanes(7, 4)
+    (16, 8, 4, 1)
+    """
+    lanes = min(16, max(1, 64 // itemsize))
+    while lanes > 1 and n % lanes:
+        lanes //= 2
+    return lanes
 
 
 def prefer_wide_vectors(function: Any) -> None:

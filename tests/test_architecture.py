@@ -40,7 +40,14 @@ IR = (
 )
 #: What both runtimes share (the JIT layer, the dask helpers, the argument checks): they
 #: import sortnet.errors and each other only.
-SHARED = ("sortnet._jit", "sortnet._dask", "sortnet._args", "sortnet._boundary", "sortnet._native")
+SHARED = (
+    "sortnet._jit",
+    "sortnet._tiles",
+    "sortnet._dask",
+    "sortnet._args",
+    "sortnet._boundary",
+    "sortnet._native",
+)
 #: The model types (and their activation registry) the compilers may import from sortnet.nn.
 MODEL_TYPES = ("sortnet.nn", "sortnet.nn.model", "sortnet.nn.layer", "sortnet.nn.activations")
 #: The only modules that may import the compilers (besides the compilers themselves).

@@ -79,6 +79,23 @@ def test_the_straight_line_kernel_gives_the_same_bits(lowering: str, dtype: type
         assert np.array_equal(bits(run(model_kernels.get_kernel(model, X.dtype), model, X)), want)
 
 
+@needs_both
+@pytest.mark.parametrize("dtype", BOTH)
+def test_tile_transposes_move_every_row_of_every_width(dtype: type) -> None:
+    """Whole blocks move by tiles of 4, 8 or 16 lanes, the last partial block element by
+    element; a k-th model's single output column never tiles. Same bits either way."""
+    from sortnet.nn import kernels as model_kernels
+
+    for n, k in ((12, None), (24, None), (16, "median"), (48, None), (6, None)):
+        net = sortnet.network("best", n)
+        model = compilers.compile(net, "relu", k=k) if k else compilers.compile(net, "relu")
+        for rows in (64, 64 * 7 + 63, 5):
+            X = tiny_rows(model, dtype, rows, seed=n + rows)
+            want = bits(run(model_kernels.generic_kernel(model, X.dtype), model, X))
+            got = bits(run(model_kernels.get_kernel(model, X.dtype), model, X))
+            assert np.array_equal(got, want), (n, k, rows)
+
+
 @pytest.mark.parametrize("engine", ["numpy", "numba", "auto"])
 def test_relu_of_a_zero_is_plus_zero_on_every_engine(engine: str) -> None:
     """As ``np.maximum(z, 0)``: a zero output never depends on how its sum was formed."""

@@ -26,6 +26,7 @@ comparators included), where a Python line per comparator took 1.2 to 650 s.
 
 from __future__ import annotations
 
+from sortnet._jit import tile_lanes
 from sortnet.errors import SortnetError
 from sortnet.network import Network
 
@@ -41,20 +42,6 @@ BLOCK_ROWS = 64
 #: Bump when the generated code or :mod:`sortnet.circuit.intrinsics` changes: it is part of
 #: the source, hence of the file name, so stale machine code on disk is never reused.
 CODEGEN_VERSION = 5
-
-
-def tile_lanes(n: int, itemsize: int) -> int:
-    """Rows per tile: the largest power of two dividing ``n`` that fits 64 bytes (max 16).
-
-    Examples
-    --------
-    >>> tile_lanes(16, 4), tile_lanes(32, 8), tile_lanes(12, 4), tile_lanes(7, 4)
-    (16, 8, 4, 1)
-    """
-    lanes = min(16, max(1, 64 // itemsize))
-    while lanes > 1 and n % lanes:
-        lanes //= 2
-    return lanes
 
 
 def layout_for(net: Network, itemsize: int = 4, kind: str = "sort") -> str:
