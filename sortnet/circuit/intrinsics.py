@@ -163,4 +163,3 @@ def network_intrinsic(
         return signature, codegen
 
     return apply
-
