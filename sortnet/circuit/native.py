@@ -201,8 +201,9 @@ def run(
     results = run_ranges(work, X.shape[0], threads, width=n)
     if any(code == -2 for _, code in results):
         raise MemoryError("the precompiled kernel could not allocate its block buffer")
-    if any(code < -2 for _, code in results):  # a kernel this build lacks: a sortnet bug
-        raise SortnetError(f"the precompiled kernel refused the call (code {results[0][1]})")
+    refused = [code for _, code in results if code < -2]  # a kernel this build lacks: a bug
+    if refused:
+        raise SortnetError(f"the precompiled kernel refused the call (code {refused[0]})")
     nan_rows = [start + code for start, code in results if code >= 0]
     if nan_rows:
         raise InputError(f"X contains NaN at row {min(nan_rows)}")
