@@ -333,7 +333,7 @@ def test_a_real_compile_error_is_not_taken_for_a_damaged_cache(tmp_path: Path) -
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(TypeError, match="no implementation for this signature"):
-            kernels.compile_cached("sortnet_kernel_missing", lambda fresh: failing)
+            _jit.compile_cached("sortnet_kernel_missing", lambda fresh: failing)
 
 
 # -- chunk_rows and threads: one rule everywhere -----------------------------------------
