@@ -134,7 +134,7 @@ def prepare(
     if name == "circuit":
         prepared = _prepare_circuit(net, precompile)
     elif name == "argsort":
-        prepared = _prepare_argsort(net, precompile)
+        prepared = _prepare_circuit(net, precompile, kind="argsort")
     elif name == "vjp":
         prepared = _prepare_vjp(net, lowering, precompile)
     elif name in ("neural", "onnxruntime"):
@@ -153,32 +153,22 @@ def prepare(
     return prepared
 
 
-def _prepare_circuit(net: Network, precompile: bool) -> Prepared:
+def _prepare_circuit(net: Network, precompile: bool, kind: str = "sort") -> Prepared:
+    """``sortnet.sort`` (executor ``circuit``) or ``sortnet.argsort`` (``argsort``)."""
     import sortnet
     from sortnet.circuit import kernels
 
+    executor = "circuit" if kind == "sort" else kind
     if net.kind != "comparator":
-        raise SortnetError("the circuit executor runs comparator networks only")
+        raise SortnetError(f"the {executor} executor runs comparator networks only")
+    function = sortnet.sort if kind == "sort" else sortnet.argsort
     if kernels.choose_backend() == "numpy":
-        return Prepared(lambda X: sortnet.sort(X, net), note="numpy columns")
+        return Prepared(lambda X: function(X, net), note="numpy columns")
     if precompile:
         # Compile now so that the compile time is reported as setup, not as a run.
-        kernels.warm_up(net, np.float32)
-    return Prepared(lambda X: sortnet.sort(X, net), note=kernels.describe(net, np.float32))
-
-
-def _prepare_argsort(net: Network, precompile: bool) -> Prepared:
-    import sortnet
-    from sortnet.circuit import kernels
-
-    if net.kind != "comparator":
-        raise SortnetError("the argsort executor runs comparator networks only")
-    if kernels.choose_backend() == "numpy":
-        return Prepared(lambda X: sortnet.argsort(X, net), note="numpy columns")
-    if precompile:
-        kernels.warm_up(net, np.float32, kind="argsort")
-    note = kernels.describe(net, np.float32, kind="argsort")
-    return Prepared(lambda X: sortnet.argsort(X, net), note=note)
+        kernels.warm_up(net, np.float32, kind=kind)
+    note = kernels.describe(net, np.float32, kind=kind)
+    return Prepared(lambda X: function(X, net), note=note)
 
 
 def _precompile_model(model: Any) -> str:
